@@ -1,0 +1,206 @@
+"""Event contracts shared by every service: a CloudEvents 1.0 envelope around versioned payloads.
+
+Producers and consumers agree on these models only; services never import each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+IsoWeek = Annotated[str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", examples=["2026-W48"])]
+UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+# Derived event ids are UUIDv5 in this namespace, so reprocessing an input yields the same output id
+# and every consumer's idempotent write absorbs the duplicate.
+WELLPULSE_NAMESPACE = uuid.UUID("6f1d3c52-5b7e-4a8e-9d1b-2f6c1e0a9b47")
+
+
+def derived_id(*parts: str) -> uuid.UUID:
+    return uuid.uuid5(WELLPULSE_NAMESPACE, ":".join(parts))
+
+
+def iso_week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def monday_of(iso_week: str) -> date:
+    year, week = iso_week.split("-W")
+    return date.fromisocalendar(int(year), int(week), 1)
+
+
+def start_of_day(day: date) -> datetime:
+    """Responses carry no time finer than the day: this is the only time a response event has."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class Payload(BaseModel):
+    """A versioned event payload. ``TYPE`` and ``VERSION`` name it on the wire."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+
+
+P = TypeVar("P", bound=Payload)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """CloudEvents 1.0 attributes (structured mode, JSON) around one payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID
+    source: str = Field(min_length=1)
+    type: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    subject: str
+    data: P
+
+    @classmethod
+    def wrap(
+        cls,
+        data: P,
+        *,
+        source: str,
+        subject: str,
+        event_id: uuid.UUID | None = None,
+        at: datetime | None = None,
+    ) -> Envelope[P]:
+        return cls(
+            id=event_id or uuid.uuid4(),
+            source=source,
+            type=data.TYPE,
+            time=at or datetime.now(UTC),
+            dataschema=schema_uri(type(data)),
+            subject=subject,
+            data=data,
+        )
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a timezone (RFC 3339)")
+        return value
+
+
+def schema_uri(payload: type[Payload]) -> str:
+    return f"urn:wellpulse:schema:{payload.TYPE}:{payload.VERSION}"
+
+
+class OrgUnit(Payload):
+    """The current state of one unit in the org tree (``org.units``, compacted, keyed by unit id)."""
+
+    TYPE: ClassVar[str] = "org.wellpulse.org.unit"
+    VERSION: ClassVar[int] = 1
+
+    unit_id: UnitId
+    parent_id: UnitId | None
+    name: str = Field(min_length=1, max_length=200)
+    headcount: int = Field(ge=0)
+
+
+Answer = int | str
+BullyingAnswer = Literal["yes", "no", "prefer_not_to_say"]
+
+
+class PulseResponseSubmitted(Payload):
+    """One anonymous response: no person, no time finer than the day, no network detail."""
+
+    TYPE: ClassVar[str] = "org.wellpulse.pulse.response.submitted"
+    VERSION: ClassVar[int] = 1
+
+    pulse_id: str = Field(min_length=1, max_length=64)
+    unit_id: UnitId
+    iso_week: IsoWeek
+    bank_version: str
+    answers: dict[str, Answer]
+
+
+class AlertFamilies(BaseModel):
+    """The values the alert rules read, taken from the items asked every week."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cases_held: int | None = None
+    caseload_manageable: int | None = Field(default=None, ge=1, le=5)
+    bullying: BullyingAnswer | None = None
+    intends_to_leave_job: bool | None = None
+    intends_to_leave_profession: bool | None = None
+
+    @property
+    def intends_to_leave(self) -> bool | None:
+        """Leaving the job or the profession; None when neither question was answered."""
+        answers = [a for a in (self.intends_to_leave_job, self.intends_to_leave_profession) if a is not None]
+        return any(answers) if answers else None
+
+
+class ResponseScored(Payload):
+    """A response turned into HSE scale means (1–5, higher is better) and alert-family values."""
+
+    TYPE: ClassVar[str] = "org.wellpulse.pulse.response.scored"
+    VERSION: ClassVar[int] = 1
+
+    response_id: uuid.UUID
+    pulse_id: str
+    unit_id: UnitId
+    iso_week: IsoWeek
+    scoring_version: str
+    scales: dict[str, float]
+    items: dict[str, float]
+    families: AlertFamilies
+
+
+class AlertRaised(Payload):
+    """A unit crossed a threshold. Names the smallest unit with at least k respondents."""
+
+    TYPE: ClassVar[str] = "org.wellpulse.alert.raised"
+    VERSION: ClassVar[int] = 1
+
+    alert_id: uuid.UUID
+    rule: str
+    unit_id: UnitId
+    window_start_week: IsoWeek
+    window_end_week: IsoWeek
+    respondents: int
+    value: float
+    threshold: float
+
+
+def decode(raw: bytes, payload: type[P]) -> Envelope[P]:
+    """Decode and check one record value; raises ``ContractViolation`` with a reason for the DLQ."""
+    try:
+        envelope = Envelope[payload].model_validate_json(raw)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise ContractViolation(describe(exc)) from exc
+    if envelope.type != payload.TYPE:
+        raise ContractViolation(f"type {envelope.type!r} is not {payload.TYPE!r}")
+    if envelope.dataschema != schema_uri(payload):
+        raise ContractViolation(f"dataschema {envelope.dataschema!r} is not {schema_uri(payload)!r}")
+    return envelope
+
+
+def encode(envelope: Envelope[Any]) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+class ContractViolation(ValueError):
+    """A record that cannot be decoded or breaks its schema. The message never quotes answers."""
+
+
+def describe(exc: ValidationError, limit: int = 6) -> str:
+    """Where and why, never what: a reason travels in DLQ headers and logs and must not carry an answer."""
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(record)'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+    return "; ".join(problems[:limit]) + more

@@ -1,0 +1,143 @@
+"""The shape every service process shares: settings in, one FastAPI app out, nothing at import.
+
+A service hands ``service_app`` its broker (subscribers and publishers already declared), its
+routers and its readiness checks; the lifespan here migrates, connects, starts and stops them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from wellpulse.common.db import apply_migrations, apply_migrations_async, create_pool
+from wellpulse.common.http import install_problem_handlers
+from wellpulse.common.kafka import ensure_topics
+from wellpulse.common.settings import ServiceSettings
+from wellpulse.common.telemetry import ReadinessCheck, Telemetry, health_router
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass
+class Database:
+    """The pool is opened by the lifespan; handlers reach it through this holder."""
+
+    schema: str
+    migrations: Path
+    _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not open yet (the app has not started)")
+        return self._pool
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+
+def service_app(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    telemetry: Telemetry,
+    broker: KafkaBroker,
+    database: Database | None,
+    routers: Sequence[APIRouter] = (),
+    # Jobs that run beside the subscribers until shutdown (e.g. an outbox relay).
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    description: str = "",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.callback(telemetry.shutdown)
+            if database is not None:
+                if settings.migrate_on_start:
+                    await apply_migrations_async(settings.database_dsn, database.schema, database.migrations)
+                database._pool = await create_pool(settings)
+                stack.push_async_callback(database.pool.close)
+            await ensure_topics(settings)
+            await broker.start()
+            stack.push_async_callback(broker.stop)
+            for job in background:
+                task = asyncio.create_task(job(), name=f"{service}-{job.__name__}")
+                stack.push_async_callback(_cancel, task)
+            log.info("%s started", service)
+            yield
+
+    async def broker_ping() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("the Kafka broker does not answer")
+
+    checks: dict[str, ReadinessCheck] = {"kafka": broker_ping}
+    if database is not None:
+        checks["database"] = database.ping
+    checks.update(readiness or {})
+
+    app = FastAPI(
+        title=f"WellPulse {service}",
+        version="0.1.0",
+        description=description,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(telemetry, checks))
+    for router in routers:
+        app.include_router(router)
+
+    asyncapi = AsyncAPI(broker, title=f"WellPulse {service} events", version="0.1.0")
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="Event contracts (AsyncAPI 3.0)")
+    async def asyncapi_document() -> Any:
+        return asyncapi.to_specification().to_jsonable()
+
+    return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def run_cli(
+    service: str,
+    settings_type: type[S],
+    build: Callable[[S], FastAPI],
+    schema: str | None,
+    migrations: Path | None,
+) -> None:
+    """``wellpulse-<service> serve`` runs the process; ``migrate`` applies its schema and exits."""
+    parser = argparse.ArgumentParser(prog=f"wellpulse-{service}")
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = settings_type()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "migrate":
+        if schema is None or migrations is None:
+            parser.exit(0, f"{service} keeps no database schema; nothing to migrate\n")
+        applied = apply_migrations(settings.database_dsn, schema, migrations)
+        parser.exit(0, f"{service}: {len(applied)} migration(s) applied\n")
+    uvicorn.run(
+        build(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # request lines name the pulse link and, behind a proxy, an address
+    )

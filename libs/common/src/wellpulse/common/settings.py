@@ -1,0 +1,60 @@
+"""Settings shared by every service: one pydantic-settings class per process, one env prefix each."""
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, PostgresDsn, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The only secret values that ship in the repository. A service refuses to start with one of
+# them unless it runs in development, so a forgotten variable can never reach production.
+DEVELOPMENT_SECRETS = frozenset({"development-only-not-a-secret"})
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set ``env_prefix`` (``SCORING_``, ``ALERTS_``...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = Environment.production
+    kafka_bootstrap_servers: str = "localhost:9092"
+    # Apache Kafka: on. Tansu (the embedded broker) fails idempotent producers at start, so the
+    # embedded stack turns it off; consumers are idempotent on the event id either way.
+    kafka_enable_idempotence: bool = True
+    kafka_client_id: str | None = None
+    kafka_partitions: int = Field(default=6, ge=1)
+    kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0)
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    database_url: PostgresDsn = PostgresDsn("postgresql://wellpulse@localhost:5432/wellpulse")
+    database_pool_size: int = Field(default=5, ge=1)
+    migrate_on_start: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Self:
+        if self.environment is Environment.development:
+            return self
+        prefix = self.model_config.get("env_prefix", "")
+        offending = [
+            f"{prefix}{name.upper()}"
+            for name, value in self
+            if isinstance(value, SecretStr) and value.get_secret_value() in DEVELOPMENT_SECRETS
+        ]
+        if offending:
+            raise ValueError(
+                f"{', '.join(offending)} still has the development default; set a real secret "
+                f"in the environment, or set {prefix}ENVIRONMENT=development on a laptop"
+            )
+        return self
+
+    @property
+    def database_dsn(self) -> str:
+        return str(self.database_url)

@@ -1,0 +1,1 @@
+"""Development stack: real PostgreSQL and a real Kafka-protocol broker on loopback, no Docker."""

@@ -1,0 +1,83 @@
+"""The whole stack: PostgreSQL, a broker and the four services, each from the environment when
+given (``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``) or started here on loopback."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wellpulse.devstack.embedded import EmbeddedPostgres, EmbeddedTansu
+from wellpulse.devstack.processes import SERVICES, ServiceProcess
+
+
+@dataclass
+class Infrastructure:
+    database_url: str
+    kafka_bootstrap: str
+    # Tansu rejects idempotent producers; Apache Kafka wants them.
+    kafka_idempotence: bool
+    postgres: EmbeddedPostgres | None = None
+    tansu: EmbeddedTansu | None = None
+
+    @classmethod
+    def start(cls, root: Path) -> Infrastructure:
+        postgres = tansu = None
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = EmbeddedPostgres(root / "postgres")
+            database_url = postgres.start()
+        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        try:
+            if not kafka:
+                tansu = EmbeddedTansu(root / "tansu")
+                kafka = tansu.start()
+        except BaseException:
+            if postgres:
+                postgres.stop()
+            raise
+        idempotence = os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false" if tansu else "true")
+        return cls(database_url, kafka, idempotence.lower() == "true", postgres, tansu)
+
+    def stop(self) -> None:
+        if self.tansu:
+            self.tansu.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    def service_env(self, prefix: str) -> dict[str, str]:
+        return {
+            f"{prefix}ENVIRONMENT": "development",
+            f"{prefix}DATABASE_URL": self.database_url,
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            f"{prefix}KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_idempotence).lower(),
+            # Small batches and a short outbox interval keep a laptop demo lively.
+            f"{prefix}OUTBOX_INTERVAL_SECONDS": "2",
+        }
+
+
+@dataclass
+class Services:
+    infrastructure: Infrastructure
+    log_dir: Path
+    fixed_ports: bool = False
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
+        for spec in SERVICES:
+            env = {**self.infrastructure.service_env(spec.env_prefix), **(extra_env or {})}
+            process = ServiceProcess(spec, env, self.log_dir)
+            if self.fixed_ports:
+                process.port = spec.default_port
+            self.processes[spec.name] = process
+            process.start()
+        # Started together, awaited together: each consumer group join takes seconds on Tansu.
+        for process in self.processes.values():
+            process.wait_ready()
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()

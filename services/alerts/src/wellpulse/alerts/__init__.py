@@ -1,0 +1,1 @@
+"""Alerts: threshold rules over scored responses, alert state and its outbox to ``pulse.alerts``."""

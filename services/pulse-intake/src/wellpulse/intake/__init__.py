@@ -1,0 +1,1 @@
+"""Pulse intake: the org tree, weekly pulse rounds, and anonymous responses onto Kafka."""

@@ -1,0 +1,48 @@
+"""Pulse-intake's process: build(settings) wires the publishers, routes and lifespan."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from wellpulse.common.bank import load_bank
+from wellpulse.common.events import Envelope, OrgUnit, PulseResponseSubmitted
+from wellpulse.common.kafka import build_broker
+from wellpulse.common.service import Database, service_app
+from wellpulse.common.telemetry import setup_telemetry
+from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
+from wellpulse.intake.handlers import admin_router, responses_router, rounds_router
+from wellpulse.intake.settings import IntakeSettings
+from wellpulse.intake.store import SCHEMA
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: IntakeSettings) -> FastAPI:
+    telemetry = setup_telemetry("pulse-intake", settings)
+    broker = build_broker(settings, telemetry, "pulse-intake")
+    database = Database(SCHEMA, MIGRATIONS)
+    bank = load_bank(settings.bank_path)
+    responses_out = broker.publisher(
+        PULSE_RESPONSES,
+        title=PULSE_RESPONSES,
+        description="One anonymous response; no person, no time finer than the day. Key: unit id.",
+        schema=Envelope[PulseResponseSubmitted],
+    )
+    org_out = broker.publisher(
+        ORG_UNITS,
+        title=ORG_UNITS,
+        description="Compacted: the latest state of each unit; a tombstone removes it. Key: unit id.",
+        schema=Envelope[OrgUnit],
+    )
+    return service_app(
+        service="pulse-intake",
+        settings=settings,
+        telemetry=telemetry,
+        broker=broker,
+        database=database,
+        routers=[
+            responses_router(settings, database, bank, responses_out),
+            rounds_router(database, bank),
+            admin_router(settings, database, bank, org_out),
+        ],
+        description="Org tree, weekly pulse rounds and anonymous responses onto Kafka.",
+    )

@@ -1,0 +1,2 @@
+DROP TABLE intake.rounds;
+DROP TABLE intake.org_units;

@@ -1,0 +1,29 @@
+"""Reporting's process: build(settings) wires the broker, the subscribers and the trends API."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from wellpulse.common.kafka import build_broker
+from wellpulse.common.service import Database, service_app
+from wellpulse.common.telemetry import setup_telemetry
+from wellpulse.reporting.handlers import register, trends_router
+from wellpulse.reporting.settings import ReportingSettings
+from wellpulse.reporting.store import SCHEMA
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: ReportingSettings) -> FastAPI:
+    telemetry = setup_telemetry("reporting", settings)
+    broker = build_broker(settings, telemetry, "reporting")
+    database = Database(SCHEMA, MIGRATIONS)
+    register(broker, settings, telemetry, database)
+    return service_app(
+        service="reporting",
+        settings=settings,
+        telemetry=telemetry,
+        broker=broker,
+        database=database,
+        routers=[trends_router(settings, database)],
+        description="Aggregated trends for leaders; nothing shown for fewer than k respondents.",
+    )

@@ -1,0 +1,3 @@
+DROP TABLE reporting.rollups;
+DROP TABLE reporting.applied_events;
+DROP TABLE reporting.org_units;

@@ -1,0 +1,13 @@
+"""Reporting settings (environment variables prefixed ``REPORTING_``)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from wellpulse.common.settings import ServiceSettings
+
+
+class ReportingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REPORTING_")
+
+    http_port: int = 8004
+    # Minimum reporting group k: nothing is shown for fewer respondents than this.
+    min_group_size: int = Field(default=5, ge=3, le=20)
