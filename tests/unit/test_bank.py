@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+
 from wellpulse.common.bank import (
     AlertFamily,
     BankError,

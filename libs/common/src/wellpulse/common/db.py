@@ -11,8 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import psycopg
 from psycopg import sql
-from wellpulse.common.settings import ServiceSettings
 from yoyo import get_backend, read_migrations
+
+from wellpulse.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,20 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-IsoWeek = Annotated[str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", examples=["2026-W48"])]
+
+def _real_iso_week(value: str) -> str:
+    monday_of(value)  # raises ValueError for a week the year does not have (e.g. 2025-W53)
+    return value
+
+
+# ASCII digits only: "٢٠٢٦-W10" would name the same week as "2026-W10" under another spelling.
+IsoWeek = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$", examples=["2026-W48"]),
+    AfterValidator(_real_iso_week),
+]
 UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 # Derived event ids are UUIDv5 in this namespace, so reprocessing an input yields the same output id
@@ -30,7 +41,10 @@ def iso_week_of(day: date) -> str:
 
 def monday_of(iso_week: str) -> date:
     year, week = iso_week.split("-W")
-    return date.fromisocalendar(int(year), int(week), 1)
+    try:
+        return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as exc:
+        raise ValueError(f"{iso_week} is not a week of the ISO calendar") from exc
 
 
 def start_of_day(day: date) -> datetime:

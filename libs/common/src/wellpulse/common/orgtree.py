@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
+
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.kafka import DeadLetters
 

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+
 from wellpulse.common.db import apply_migrations, apply_migrations_async, create_pool
 from wellpulse.common.http import install_problem_handlers
 from wellpulse.common.kafka import ensure_topics

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEVELOPMENT_SECRETS = frozenset({"development-only-not-a-secret"})
 
 
+class DevelopmentSecretOutsideDevelopment(RuntimeError):
+    """A secret still has the value that ships in the repository, outside development."""
+
+
 class Environment(StrEnum):
     development = "development"
     production = "production"
@@ -49,7 +53,8 @@ class ServiceSettings(BaseSettings):
             if isinstance(value, SecretStr) and value.get_secret_value() in DEVELOPMENT_SECRETS
         ]
         if offending:
-            raise ValueError(
+            # Not a ValueError: pydantic would wrap that and print every input, real secrets too.
+            raise DevelopmentSecretOutsideDevelopment(
                 f"{', '.join(offending)} still has the development default; set a real secret "
                 f"in the environment, or set {prefix}ENVIRONMENT=development on a laptop"
             )

@@ -164,9 +164,7 @@ def _postgres_owned(root: Path) -> Path:
         raise StackError(
             "running as root needs the `postgres` system user (created by the postgresql package)"
         ) from exc
-    reachable = subprocess.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(root)], check=False
-    )
+    reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(root)], check=False)
     if reachable.returncode == 0:
         return root
     # A parent folder the postgres user cannot enter (e.g. a private home): use a temp folder.

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from wellpulse.alerts.handlers import hr_router, register
 from wellpulse.alerts.settings import AlertsSettings
 from wellpulse.alerts.store import SCHEMA

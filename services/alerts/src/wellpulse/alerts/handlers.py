@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 from prometheus_client import Counter
+
 from wellpulse.alerts import store
 from wellpulse.alerts.rules import IntentToLeaveRule
 from wellpulse.alerts.settings import AlertsSettings

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
+
 from wellpulse.alerts.rules import Decision, WindowCounts
 from wellpulse.common.orgtree import SUBTREE_CTE
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from wellpulse.common.bank import load_bank
 from wellpulse.common.events import Envelope, OrgUnit, PulseResponseSubmitted
 from wellpulse.common.kafka import build_broker
@@ -21,6 +22,11 @@ def build(settings: IntakeSettings) -> FastAPI:
     broker = build_broker(settings, telemetry, "pulse-intake")
     database = Database(SCHEMA, MIGRATIONS)
     bank = load_bank(settings.bank_path)
+    if len(bank.family_items()) > settings.max_items_per_pulse:
+        raise ValueError(
+            f"INTAKE_MAX_ITEMS_PER_PULSE={settings.max_items_per_pulse} is fewer than the "
+            f"{len(bank.family_items())} alert-family items the bank asks every week; raise it"
+        )
     responses_out = broker.publisher(
         PULSE_RESPONSES,
         title=PULSE_RESPONSES,
@@ -40,7 +46,7 @@ def build(settings: IntakeSettings) -> FastAPI:
         broker=broker,
         database=database,
         routers=[
-            responses_router(settings, database, bank, responses_out),
+            responses_router(settings, database, bank, responses_out, telemetry),
             rounds_router(database, bank),
             admin_router(settings, database, bank, org_out),
         ],

@@ -13,7 +13,9 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 from faststream.kafka.publisher.usecase import DefaultPublisher
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
+
 from wellpulse.common.bank import InvalidAnswers, QuestionBank
 from wellpulse.common.events import (
     Envelope,
@@ -26,6 +28,7 @@ from wellpulse.common.events import (
 from wellpulse.common.http import problem
 from wellpulse.common.kafka import publish_events
 from wellpulse.common.service import Database
+from wellpulse.common.telemetry import Telemetry
 from wellpulse.intake import store
 from wellpulse.intake.org import OrgFileInvalid, parse_org_csv, parse_org_json
 from wellpulse.intake.rotation import items_for_week
@@ -69,9 +72,19 @@ class ResponseIn(BaseModel):
 
 
 def responses_router(
-    settings: IntakeSettings, database: Database, bank: QuestionBank, out: DefaultPublisher
+    settings: IntakeSettings,
+    database: Database,
+    bank: QuestionBank,
+    out: DefaultPublisher,
+    telemetry: Telemetry,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["responses"])
+    outcomes = Counter(
+        "wellpulse_responses",
+        "Responses submitted, by outcome (accepted, invalid, unknown_round, closed, unavailable).",
+        ["outcome"],
+        registry=telemetry.registry,
+    )
 
     @router.post(
         "/responses",
@@ -91,14 +104,18 @@ def responses_router(
     async def submit_response(body: ResponseIn) -> Any:
         pulse = await store.get_round(database.pool, body.pulse_id)
         if pulse is None:
+            outcomes.labels(outcome="unknown_round").inc()
             raise HTTPException(404, f"no pulse round {body.pulse_id!r}")
         if pulse.status != "open":
+            outcomes.labels(outcome="closed").inc()
             raise HTTPException(410, f"pulse round {body.pulse_id!r} has closed")
         if not await store.unit_exists(database.pool, body.unit_id):
+            outcomes.labels(outcome="invalid").inc()
             return problem(422, "Unknown unit", f"no unit {body.unit_id!r} in the org tree")
         try:
             answers = bank.validate_answers(body.answers, asked=pulse.items)
         except InvalidAnswers as exc:
+            outcomes.labels(outcome="invalid").inc()
             return problem(
                 422,
                 "Some answers need correcting",
@@ -120,7 +137,9 @@ def responses_router(
         try:
             await publish_or_fail(out, [(body.unit_id, event)], settings)
         except BrokerUnavailable:
+            outcomes.labels(outcome="unavailable").inc()
             return unavailable(settings)
+        outcomes.labels(outcome="accepted").inc()
         return {"status": "accepted"}
 
     return router

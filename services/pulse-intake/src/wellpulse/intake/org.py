@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+
 from wellpulse.common.events import OrgUnit
 
 COLUMNS = ("unit_id", "parent_id", "name", "headcount")

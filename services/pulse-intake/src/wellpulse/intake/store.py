@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+
 from wellpulse.common.events import OrgUnit
 
 SCHEMA = "intake"

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.service import Database, service_app
 from wellpulse.common.telemetry import setup_telemetry

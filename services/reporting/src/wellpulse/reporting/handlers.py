@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 from pydantic import BaseModel
+
 from wellpulse.common.events import IsoWeek, ResponseScored, iso_week_of, monday_of
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
 from wellpulse.common.orgtree import apply_org_records

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
+
 from wellpulse.common.orgtree import SUBTREE_CTE
 from wellpulse.reporting.measures import Rollup
 

@@ -1,6 +1,7 @@
 """Scoring's process: build(settings) wires the broker, the subscriber and the HTTP app."""
 
 from fastapi import FastAPI
+
 from wellpulse.common.bank import load_bank
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.service import service_app

@@ -5,6 +5,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
+
 from wellpulse.common.bank import InvalidAnswers, QuestionBank
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, ResponseScored
 from wellpulse.common.kafka import DeadLetters, batch_subscriber, publish_events

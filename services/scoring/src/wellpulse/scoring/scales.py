@@ -7,6 +7,7 @@ always says which rules made it and a replay under new rules yields new event id
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from statistics import fmean
 
 from wellpulse.common.bank import QuestionBank
@@ -27,7 +28,7 @@ AGREES = 4
 
 
 def score_response(
-    response: PulseResponseSubmitted, bank: QuestionBank
+    answers: Mapping[str, Answer], bank: QuestionBank
 ) -> tuple[dict[str, float], dict[str, float], AlertFamilies]:
     """Scale means (1–5, higher is better), per-item scores and alert-family values.
 
@@ -35,7 +36,7 @@ def score_response(
     """
     item_scores: dict[str, float] = {}
     by_scale: defaultdict[str, list[float]] = defaultdict(list)
-    for code, value in response.answers.items():
+    for code, value in answers.items():
         item = bank.item(code)
         if item.hse_scale is None or not isinstance(value, int):
             continue
@@ -43,10 +44,10 @@ def score_response(
         item_scores[code] = score
         by_scale[item.hse_scale.value].append(score)
     scales = {scale: round(fmean(scores), 6) for scale, scores in sorted(by_scale.items())}
-    return scales, item_scores, alert_families(response.answers)
+    return scales, item_scores, alert_families(answers)
 
 
-def alert_families(answers: dict[str, Answer]) -> AlertFamilies:
+def alert_families(answers: Mapping[str, Answer]) -> AlertFamilies:
     return AlertFamilies(
         cases_held=_int(answers.get("CASE-COUNT")),
         caseload_manageable=_int(answers.get("CASE-MANAGE")),
@@ -82,8 +83,9 @@ def scored_event(submitted: Envelope[PulseResponseSubmitted], bank: QuestionBank
     Raises ``InvalidAnswers`` when the answers do not fit the bank (the caller dead-letters them).
     """
     response = submitted.data
-    bank.validate_answers(response.answers, asked=response.answers.keys())
-    scales, items, families = score_response(response, bank)
+    # Score the answers as the bank normalises them ("4" is 4, " Yes" is "yes"), never the raw ones.
+    answers = bank.validate_answers(response.answers, asked=response.answers.keys())
+    scales, items, families = score_response(answers, bank)
     return Envelope.wrap(
         ResponseScored(
             response_id=submitted.id,

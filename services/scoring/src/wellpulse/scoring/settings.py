@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
+
 from wellpulse.common.settings import ServiceSettings
 
 

@@ -1,0 +1,141 @@
+"""A response travels HTTP → Kafka → scoring → alerts and reporting → a trend, across processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.support import Org, answers_for, poll
+from wellpulse.devstack.stack import Services
+
+
+def _submit(stack: Services, pulse: dict[str, Any], unit: str, *, leaving: bool = False) -> None:
+    answer = httpx.post(
+        f"{stack.url('pulse-intake')}/v1/responses",
+        json={"pulse_id": pulse["pulse_id"], "unit_id": unit, "answers": answers_for(pulse, leaving=leaving)},
+    )
+    assert answer.status_code == 202, answer.text
+
+
+def _week(stack: Services, unit: str, iso_week: str) -> dict[str, Any]:
+    trend = httpx.get(
+        f"{stack.url('reporting')}/v1/units/{unit}/trends", params={"to_week": iso_week, "weeks": 1}
+    )
+    assert trend.status_code == 200, trend.text
+    week: dict[str, Any] = trend.json()["weeks"][0]
+    return week
+
+
+def test_responses_become_a_trend_and_small_groups_stay_hidden(
+    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+) -> None:
+    big, small, parent = f"{uid}-big", f"{uid}-small", f"{uid}-dir"
+    org.add((parent, None, 0), (big, parent, 10), (small, parent, 4))
+    for _ in range(6):
+        _submit(stack, pulse, big)
+    for _ in range(2):
+        _submit(stack, pulse, small)
+
+    whole = poll(
+        lambda: _week(stack, parent, pulse["iso_week"]),
+        lambda w: w["respondents"] == 8,
+        "respondents counted for the parent unit",
+    )
+    assert whole["response_rate"] == round(8 / 14, 4)
+    scales = {m: f for m, f in whole["measures"].items() if m.startswith("scale:")}
+    assert scales, "this week's items inform at least one HSE scale"
+    # Everyone answered 3, which scores 3 whether or not an item is reverse-scored.
+    assert all(f["mean"] == 3.0 and f["n"] == 8 for f in scales.values())
+    assert whole["measures"]["family:intends_to_leave"]["mean"] == 0.0
+
+    shown = _week(stack, big, pulse["iso_week"])
+    assert shown["respondents"] == 6
+    assert shown["suppressed"] is False
+    hidden = _week(stack, small, pulse["iso_week"])
+    assert hidden == {
+        "iso_week": pulse["iso_week"],
+        "suppressed": True,
+        "respondents": None,
+        "response_rate": None,
+        "measures": {},
+    }
+
+
+def test_an_alert_names_the_smallest_unit_with_k_answers(
+    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+) -> None:
+    parent, left, right = f"{uid}-dir", f"{uid}-left", f"{uid}-right"
+    org.add((parent, None, 0), (left, parent, 5), (right, parent, 5))
+    # Three in each team intend to leave: too few to name a team, enough to name their parent.
+    for team in (left, right):
+        for _ in range(3):
+            _submit(stack, pulse, team, leaving=True)
+
+    def ours() -> list[dict[str, Any]]:
+        alerts = httpx.get(f"{stack.url('alerts')}/v1/alerts").json()
+        return [a for a in alerts if a["unit_id"].startswith(uid)]
+
+    [alert] = poll(ours, lambda found: len(found) >= 1, "an intent-to-leave alert for the parent")
+    assert alert["unit_id"] == parent
+    assert alert["rule"] == "intent_to_leave"
+    assert alert["respondents"] == 6
+    assert alert["value"] == 1.0
+    assert alert["window_end_week"] == pulse["iso_week"]
+
+
+def test_bad_submissions_are_refused_with_every_problem_named(
+    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+) -> None:
+    org.add((f"{uid}-team", None, 5))
+    intake = stack.url("pulse-intake")
+    answers = answers_for(pulse, leaving=False)
+    answers["LEAVE-JOB"] = 9
+    answers["NOT-AN-ITEM"] = 1
+    refused = httpx.post(
+        f"{intake}/v1/responses",
+        json={"pulse_id": pulse["pulse_id"], "unit_id": f"{uid}-team", "answers": answers},
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert set(refused.json()["errors"]) == {"LEAVE-JOB", "NOT-AN-ITEM"}
+
+    unknown_unit = httpx.post(
+        f"{intake}/v1/responses",
+        json={"pulse_id": pulse["pulse_id"], "unit_id": f"{uid}-nope", "answers": {}},
+    )
+    assert unknown_unit.status_code == 422
+    unknown_round = httpx.post(
+        f"{intake}/v1/responses", json={"pulse_id": "p-none", "unit_id": f"{uid}-team", "answers": {}}
+    )
+    assert unknown_round.status_code == 404
+    not_found = httpx.get(f"{stack.url('reporting')}/v1/units/{uid}-nope/trends")
+    assert not_found.status_code == 404
+
+
+def test_every_service_reports_health_readiness_and_metrics(stack: Services) -> None:
+    for name in ("pulse-intake", "scoring", "alerts", "reporting"):
+        base = stack.url(name)
+        assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        metrics = httpx.get(f"{base}/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+        families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+        if name == "pulse-intake":
+            expected = {
+                "faststream_published_messages",
+                "faststream_published_messages_duration_seconds",
+                "faststream_published_messages_exceptions",
+                "wellpulse_responses",
+            }
+        else:
+            expected = {
+                "faststream_received_processed_messages",
+                "faststream_received_processed_messages_duration_seconds",
+                "faststream_received_processed_messages_exceptions",
+                "wellpulse_dead_letters",
+            }
+        assert expected <= set(families), f"{name} lacks {expected - set(families)}"
+        asyncapi = httpx.get(f"{base}/asyncapi.json").json()
+        assert asyncapi["asyncapi"].startswith("3.")
