@@ -1,0 +1,14 @@
+# Thin wrappers: each target is a script in scripts/ that installs what it needs first.
+.PHONY: run test bench setup
+
+run:     ## the whole stack and the demo; Ctrl-C stops everything
+	scripts/run
+
+test:    ## lint, types, and every test suite against a real broker and PostgreSQL
+	scripts/test
+
+bench:   ## the pipeline benchmark (prints JSON)
+	scripts/bootstrap && .venv/bin/python bench/pipeline.py
+
+setup:   ## install everything (PostgreSQL if missing, uv, the workspace)
+	scripts/bootstrap
