@@ -1,0 +1,91 @@
+"""When Kafka is gone, intake takes nothing: 503 with Retry-After, nothing half-written."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.support import answers_for
+from wellpulse.devstack.embedded import EmbeddedTansu
+from wellpulse.devstack.processes import SERVICES, ServiceProcess
+
+PROJECT = Path(__file__).resolve().parents[2]
+INTAKE = next(spec for spec in SERVICES if spec.name == "pulse-intake")
+
+
+@dataclass
+class LonelyIntake:
+    tansu: EmbeddedTansu
+    intake: ServiceProcess
+    database_url: str
+
+
+@pytest.fixture
+async def lonely_intake(fresh_database: str) -> AsyncIterator[LonelyIntake]:
+    """pulse-intake on a broker of its own, which the test may stop."""
+    root = PROJECT / ".devstack" / f"outage-{os.getpid()}"
+    tansu = EmbeddedTansu(root / "tansu")
+    bootstrap = await asyncio.to_thread(tansu.start)
+    intake = ServiceProcess(
+        INTAKE,
+        {
+            "INTAKE_ENVIRONMENT": "development",
+            "INTAKE_DATABASE_URL": fresh_database,
+            "INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "INTAKE_KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "INTAKE_KAFKA_PUBLISH_TIMEOUT_SECONDS": "3",
+            "INTAKE_RETRY_AFTER_SECONDS": "17",
+        },
+        root / "logs",
+    )
+    intake.start()
+    try:
+        await asyncio.to_thread(intake.wait_ready)
+        yield LonelyIntake(tansu, intake, fresh_database)
+    finally:
+        intake.stop()
+        tansu.stop()
+
+
+async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_intake: LonelyIntake) -> None:
+    units = {"units": [{"unit_id": "solo", "parent_id": None, "name": "Solo", "headcount": 9}]}
+    async with httpx.AsyncClient(base_url=lonely_intake.intake.url, timeout=30) as client:
+        assert (await client.put("/v1/admin/org-units", json=units)).status_code == 200
+        pulse = (await client.post("/v1/admin/rounds", json={})).json()
+        submission = {
+            "pulse_id": pulse["pulse_id"],
+            "unit_id": "solo",
+            "answers": answers_for(pulse, leaving=False),
+        }
+        assert (await client.post("/v1/responses", json=submission)).status_code == 202
+
+        await asyncio.to_thread(lonely_intake.tansu.stop)
+
+        refused = await client.post("/v1/responses", json=submission)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "17"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "nothing was saved" in refused.json()["detail"]
+
+        changed_tree = {
+            "units": [*units["units"], {"unit_id": "new", "parent_id": "solo", "name": "New", "headcount": 3}]
+        }
+        assert (await client.put("/v1/admin/org-units", json=changed_tree)).status_code == 503
+
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert "kafka" in ready.json()["failing"]
+
+    conn = await asyncpg.connect(lonely_intake.database_url)
+    try:
+        stored = await conn.fetch("SELECT unit_id FROM intake.org_units ORDER BY unit_id")
+    finally:
+        await conn.close()
+    assert [r["unit_id"] for r in stored] == ["solo"], "the refused import must leave the tree as it was"
