@@ -28,9 +28,7 @@ def _docker_engine_answers() -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        return (
-            subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
-        )
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False).returncode == 0
     except subprocess.TimeoutExpired:
         return False
 

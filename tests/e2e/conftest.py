@@ -10,18 +10,36 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.e2e.support import Org
+from tests.e2e.support import Mailbox, Org, Roster
+from wellpulse.devstack.embedded import free_port
 from wellpulse.devstack.stack import Infrastructure, Services
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def stack(infrastructure: Infrastructure) -> Iterator[Services]:
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it is sent."""
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(infrastructure: Infrastructure, mailbox: Mailbox) -> Iterator[Services]:
     services = Services(infrastructure, PROJECT / ".devstack" / f"e2e-{os.getpid()}" / "logs")
     services.start(
         {
+            "INTAKE_SMTP_HOST": "127.0.0.1",
+            "INTAKE_SMTP_PORT": str(mailbox.port),
+            "INTAKE_SMTP_STARTTLS": "false",
             # Small batches: more commits per test, so a crash lands between them.
             "SCORING_CONSUMER_BATCH_SIZE": "50",
             "REPORTING_CONSUMER_BATCH_SIZE": "50",
@@ -41,9 +59,15 @@ def org(stack: Services) -> Org:
 
 
 @pytest.fixture(scope="session")
+def roster(stack: Services) -> Roster:
+    return Roster(stack.url("pulse-intake"))
+
+
+@pytest.fixture(scope="session")
 def pulse(stack: Services) -> dict[str, Any]:
     """This week's round (opening it again returns the same round)."""
     answer = httpx.post(f"{stack.url('pulse-intake')}/v1/admin/rounds", json={})
+    # Links for this round are minted per test, for that test's own people.
     assert answer.status_code == 201, answer.text
     return answer.json()
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import httpx
@@ -45,6 +49,55 @@ class Org:
             }
         answer = httpx.put(f"{self.intake}/v1/admin/org-units", json={"units": list(self.units.values())})
         assert answer.status_code == 200, answer.text
+
+
+@dataclass
+class Roster:
+    """People the tests have added. Import replaces the whole roster, so each PUT sends them all."""
+
+    intake: str
+    people: dict[str, str] = field(default_factory=dict)
+
+    def add(self, unit_id: str, count: int) -> list[str]:
+        emails = [f"{unit_id}-{i}@example.org" for i in range(len(self.people), len(self.people) + count)]
+        self.people.update(dict.fromkeys(emails, unit_id))
+        rows = [{"email": email, "unit_id": unit} for email, unit in self.people.items()]
+        answer = httpx.put(f"{self.intake}/v1/admin/roster", json={"roster": rows})
+        assert answer.status_code == 200, answer.text
+        return emails
+
+    def links(self, pulse_id: str, emails: list[str]) -> dict[str, str]:
+        """Mint links for these people (CSV delivery); email -> link."""
+        answer = httpx.post(
+            f"{self.intake}/v1/admin/rounds/{pulse_id}/links", json={"delivery": "csv", "emails": emails}
+        )
+        assert answer.status_code == 200, answer.text
+        rows = list(csv.DictReader(io.StringIO(answer.text)))
+        return {row["email"]: row["link"] for row in rows}
+
+    def tokens(self, pulse_id: str, unit_id: str, count: int) -> list[str]:
+        """Fresh one-time tokens for ``count`` new people in ``unit_id``."""
+        links = self.links(pulse_id, self.add(unit_id, count))
+        return [link.rsplit("/", 1)[1] for link in links.values()]
+
+
+@dataclass
+class Mailbox:
+    """aiosmtpd handler: every message received, by recipient."""
+
+    port: int = 0
+    messages: dict[str, list[EmailMessage]] = field(default_factory=dict)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        for recipient in envelope.rcpt_tos:
+            self.messages.setdefault(recipient, []).append(message)
+        return "250 OK"
+
+
+def submit(intake: str, token: str, answers: dict[str, int | str]) -> httpx.Response:
+    return httpx.post(f"{intake}/v1/responses", json={"token": token, "answers": answers})
 
 
 def answers_for(pulse: dict[str, Any], *, leaving: bool) -> dict[str, int | str]:

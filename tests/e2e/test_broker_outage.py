@@ -56,27 +56,29 @@ async def lonely_intake(fresh_database: str) -> AsyncIterator[LonelyIntake]:
 
 async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_intake: LonelyIntake) -> None:
     units = {"units": [{"unit_id": "solo", "parent_id": None, "name": "Solo", "headcount": 9}]}
+    people = {"roster": [{"email": f"p{i}@example.org", "unit_id": "solo"} for i in range(2)]}
     async with httpx.AsyncClient(base_url=lonely_intake.intake.url, timeout=30) as client:
         assert (await client.put("/v1/admin/org-units", json=units)).status_code == 200
+        assert (await client.put("/v1/admin/roster", json=people)).status_code == 200
         pulse = (await client.post("/v1/admin/rounds", json={})).json()
-        submission = {
-            "pulse_id": pulse["pulse_id"],
-            "unit_id": "solo",
-            "answers": answers_for(pulse, leaving=False),
-        }
-        assert (await client.post("/v1/responses", json=submission)).status_code == 202
+        links = await client.post(f"/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "csv"})
+        first, second = (row.split(",")[1].rsplit("/", 1)[1] for row in links.text.splitlines()[1:])
+        answers = answers_for(pulse, leaving=False)
+        assert (await client.post("/v1/responses", json={"token": first, "answers": answers})).status_code == 202
 
         await asyncio.to_thread(lonely_intake.tansu.stop)
 
-        refused = await client.post("/v1/responses", json=submission)
+        refused = await client.post("/v1/responses", json={"token": second, "answers": answers})
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "17"
         assert refused.headers["content-type"] == "application/problem+json"
-        assert "nothing was saved" in refused.json()["detail"]
+        assert "the link still works" in refused.json()["detail"]
+        page = await client.post(f"/p/{second}", data={"lang": "en", **{k: str(v) for k, v in answers.items()}})
+        assert page.status_code == 503
+        assert page.headers["retry-after"] == "17"
 
-        changed_tree = {
-            "units": [*units["units"], {"unit_id": "new", "parent_id": "solo", "name": "New", "headcount": 3}]
-        }
+        new_team = {"unit_id": "new", "parent_id": "solo", "name": "New", "headcount": 3}
+        changed_tree = {"units": [*units["units"], new_team]}
         assert (await client.put("/v1/admin/org-units", json=changed_tree)).status_code == 503
 
         ready = await client.get("/readyz")
@@ -86,6 +88,9 @@ async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_inta
     conn = await asyncpg.connect(lonely_intake.database_url)
     try:
         stored = await conn.fetch("SELECT unit_id FROM intake.org_units ORDER BY unit_id")
+        spent = await conn.fetchval("SELECT count(*) FROM intake.links WHERE spent_on IS NOT NULL")
+        unspent = await conn.fetchval("SELECT count(*) FROM intake.links WHERE spent_on IS NULL")
     finally:
         await conn.close()
     assert [r["unit_id"] for r in stored] == ["solo"], "the refused import must leave the tree as it was"
+    assert (spent, unspent) == (1, 1), "the refused response must leave its link unspent"

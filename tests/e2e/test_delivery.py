@@ -28,9 +28,7 @@ SCORING = "wellpulse-scoring"
 REPORTING = "wellpulse-reporting.scored"
 
 
-def _response(
-    pulse: dict[str, Any], unit: str, answers: dict[str, int | str]
-) -> Envelope[PulseResponseSubmitted]:
+def _response(pulse: dict[str, Any], unit: str, answers: dict[str, int | str]) -> Envelope[PulseResponseSubmitted]:
     return Envelope.wrap(
         PulseResponseSubmitted(
             pulse_id=pulse["pulse_id"],

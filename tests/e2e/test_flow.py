@@ -7,36 +7,30 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.support import Org, answers_for, poll
+from tests.e2e.support import Org, Roster, answers_for, poll, submit
 from wellpulse.devstack.stack import Services
 
 
-def _submit(stack: Services, pulse: dict[str, Any], unit: str, *, leaving: bool = False) -> None:
-    answer = httpx.post(
-        f"{stack.url('pulse-intake')}/v1/responses",
-        json={"pulse_id": pulse["pulse_id"], "unit_id": unit, "answers": answers_for(pulse, leaving=leaving)},
-    )
-    assert answer.status_code == 202, answer.text
+def _answer(stack: Services, roster: Roster, pulse: dict[str, Any], unit: str, count: int, *, leaving: bool) -> None:
+    for token in roster.tokens(pulse["pulse_id"], unit, count):
+        answer = submit(stack.url("pulse-intake"), token, answers_for(pulse, leaving=leaving))
+        assert answer.status_code == 202, answer.text
 
 
 def _week(stack: Services, unit: str, iso_week: str) -> dict[str, Any]:
-    trend = httpx.get(
-        f"{stack.url('reporting')}/v1/units/{unit}/trends", params={"to_week": iso_week, "weeks": 1}
-    )
+    trend = httpx.get(f"{stack.url('reporting')}/v1/units/{unit}/trends", params={"to_week": iso_week, "weeks": 1})
     assert trend.status_code == 200, trend.text
     week: dict[str, Any] = trend.json()["weeks"][0]
     return week
 
 
 def test_responses_become_a_trend_and_small_groups_stay_hidden(
-    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
     big, small, parent = f"{uid}-big", f"{uid}-small", f"{uid}-dir"
     org.add((parent, None, 0), (big, parent, 10), (small, parent, 4))
-    for _ in range(6):
-        _submit(stack, pulse, big)
-    for _ in range(2):
-        _submit(stack, pulse, small)
+    _answer(stack, roster, pulse, big, 6, leaving=False)
+    _answer(stack, roster, pulse, small, 2, leaving=False)
 
     whole = poll(
         lambda: _week(stack, parent, pulse["iso_week"]),
@@ -64,14 +58,13 @@ def test_responses_become_a_trend_and_small_groups_stay_hidden(
 
 
 def test_an_alert_names_the_smallest_unit_with_k_answers(
-    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
     parent, left, right = f"{uid}-dir", f"{uid}-left", f"{uid}-right"
     org.add((parent, None, 0), (left, parent, 5), (right, parent, 5))
     # Three in each team intend to leave: too few to name a team, enough to name their parent.
     for team in (left, right):
-        for _ in range(3):
-            _submit(stack, pulse, team, leaving=True)
+        _answer(stack, roster, pulse, team, 3, leaving=True)
 
     def ours() -> list[dict[str, Any]]:
         alerts = httpx.get(f"{stack.url('alerts')}/v1/alerts").json()
@@ -80,36 +73,32 @@ def test_an_alert_names_the_smallest_unit_with_k_answers(
     [alert] = poll(ours, lambda found: len(found) >= 1, "an intent-to-leave alert for the parent")
     assert alert["unit_id"] == parent
     assert alert["rule"] == "intent_to_leave"
-    assert alert["respondents"] == 6
+    # Raised as soon as the parent reached k answers; the sixth may or may not have been counted.
+    assert alert["respondents"] in (5, 6)
     assert alert["value"] == 1.0
     assert alert["window_end_week"] == pulse["iso_week"]
 
 
 def test_bad_submissions_are_refused_with_every_problem_named(
-    stack: Services, org: Org, pulse: dict[str, Any], uid: str
+    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
-    org.add((f"{uid}-team", None, 5))
+    team = f"{uid}-team"
+    org.add((team, None, 5))
+    [token] = roster.tokens(pulse["pulse_id"], team, 1)
     intake = stack.url("pulse-intake")
     answers = answers_for(pulse, leaving=False)
     answers["LEAVE-JOB"] = 9
     answers["NOT-AN-ITEM"] = 1
-    refused = httpx.post(
-        f"{intake}/v1/responses",
-        json={"pulse_id": pulse["pulse_id"], "unit_id": f"{uid}-team", "answers": answers},
-    )
+    refused = submit(intake, token, answers)
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
     assert set(refused.json()["errors"]) == {"LEAVE-JOB", "NOT-AN-ITEM"}
+    # A refused submission leaves the link unspent: corrected, it is taken.
+    assert submit(intake, token, answers_for(pulse, leaving=False)).status_code == 202
+    assert submit(intake, token, answers_for(pulse, leaving=False)).status_code == 409
 
-    unknown_unit = httpx.post(
-        f"{intake}/v1/responses",
-        json={"pulse_id": pulse["pulse_id"], "unit_id": f"{uid}-nope", "answers": {}},
-    )
-    assert unknown_unit.status_code == 422
-    unknown_round = httpx.post(
-        f"{intake}/v1/responses", json={"pulse_id": "p-none", "unit_id": f"{uid}-team", "answers": {}}
-    )
-    assert unknown_round.status_code == 404
+    assert submit(intake, "x" * 43, {}).status_code == 404
+    assert submit(intake, "not-a-token", {}).status_code == 404
     not_found = httpx.get(f"{stack.url('reporting')}/v1/units/{uid}-nope/trends")
     assert not_found.status_code == 404
 

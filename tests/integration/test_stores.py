@@ -102,9 +102,7 @@ async def test_reporting_subtree_leaves_out_removed_units(pool: asyncpg.Pool) ->
 
 async def test_alert_counts_are_idempotent_and_one_alert_stays_live(pool: asyncpg.Pool) -> None:
     await _tree(pool, "alerts")
-    deltas = [
-        alerts_store.CountDelta(str(uuid.uuid4()), "t1", WEEK, leave_answered=1, leavers=1) for _ in range(3)
-    ]
+    deltas = [alerts_store.CountDelta(str(uuid.uuid4()), "t1", WEEK, leave_answered=1, leavers=1) for _ in range(3)]
     async with pool.acquire() as conn:
         assert await alerts_store.apply_counts(conn, deltas) == {("t1", WEEK)}
         assert await alerts_store.apply_counts(conn, deltas) == set()

@@ -143,9 +143,7 @@ def test_reversed_items_are_the_negatively_worded_ones() -> None:
     bank = default_bank()
     negative_scales = {HseScale.DEMANDS, HseScale.RELATIONSHIPS}
     rotating_reversed = {item.code for item in bank.rotating_items() if item.reverse}
-    assert rotating_reversed == {
-        item.code for item in bank.rotating_items() if item.hse_scale in negative_scales
-    }
+    assert rotating_reversed == {item.code for item in bank.rotating_items() if item.hse_scale in negative_scales}
     # Agreeing with "I am thinking of leaving" is the bad outcome, so those items are reversed too.
     family_reversed = {item.code for item in bank.family_items() if item.reverse}
     assert family_reversed == {"LEAVE-JOB", "LEAVE-PROF"}

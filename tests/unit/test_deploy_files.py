@@ -94,9 +94,7 @@ def test_compose_file_matches_the_compose_schema() -> None:
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=SERVICE_IDS)
-def test_compose_builds_the_service_from_the_shared_dockerfile(
-    compose: dict[str, Any], spec: ServiceSpec
-) -> None:
+def test_compose_builds_the_service_from_the_shared_dockerfile(compose: dict[str, Any], spec: ServiceSpec) -> None:
     build = compose["services"][spec.name]["build"]
     assert (REPO / build["context"]).resolve() == REPO
     assert (REPO / build["dockerfile"]).is_file()
@@ -128,9 +126,7 @@ def test_compose_service_settings_use_the_service_prefix(compose: dict[str, Any]
 
 def test_only_intake_gets_the_token_hash_key(compose: dict[str, Any]) -> None:
     holders = {
-        spec.name
-        for spec in SERVICES
-        if spec.prefix + "TOKEN_HASH_KEY" in _environment(compose["services"][spec.name])
+        spec.name for spec in SERVICES if spec.prefix + "TOKEN_HASH_KEY" in _environment(compose["services"][spec.name])
     }
     assert holders == {"pulse-intake"}
 
@@ -141,9 +137,7 @@ def test_compose_publishes_the_service_port(compose: dict[str, Any], spec: Servi
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=SERVICE_IDS)
-def test_compose_service_waits_for_healthy_kafka_and_postgres(
-    compose: dict[str, Any], spec: ServiceSpec
-) -> None:
+def test_compose_service_waits_for_healthy_kafka_and_postgres(compose: dict[str, Any], spec: ServiceSpec) -> None:
     depends_on = compose["services"][spec.name]["depends_on"]
     assert isinstance(depends_on, dict), "depends_on must use the long form to carry a condition"
     for dependency in ("kafka", "postgres"):

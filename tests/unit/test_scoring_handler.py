@@ -50,9 +50,7 @@ class Wiring:
     dead: list[Captured] = field(default_factory=list)
 
     def dead_letter_count(self) -> float:
-        value = self.telemetry.registry.get_sample_value(
-            "wellpulse_dead_letters_total", {"topic": PULSE_RESPONSES}
-        )
+        value = self.telemetry.registry.get_sample_value("wellpulse_dead_letters_total", {"topic": PULSE_RESPONSES})
         return value or 0.0
 
 

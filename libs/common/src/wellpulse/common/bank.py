@@ -258,8 +258,7 @@ class QuestionBank(BaseModel):
             where = f"items[{index}]"
             if item.code in first_seen:
                 problems.append(
-                    f"{where}.code: duplicate item code {item.code!r}"
-                    f" (first used at items[{first_seen[item.code]}])"
+                    f"{where}.code: duplicate item code {item.code!r} (first used at items[{first_seen[item.code]}])"
                 )
             else:
                 first_seen[item.code] = index
@@ -269,8 +268,7 @@ class QuestionBank(BaseModel):
                 if language not in item.text
             )
             problems.extend(
-                f"{where}.text: item {item.code} has {language!r} text,"
-                f" which is not one of the bank's languages"
+                f"{where}.text: item {item.code} has {language!r} text, which is not one of the bank's languages"
                 for language in item.text
                 if language not in wanted
             )
@@ -278,8 +276,7 @@ class QuestionBank(BaseModel):
             if scale is None:
                 known = ", ".join(sorted(self.scales)) or "none"
                 problems.append(
-                    f"{where}.response: item {item.code} uses unknown scale {item.response!r}"
-                    f" (known scales: {known})"
+                    f"{where}.response: item {item.code} uses unknown scale {item.response!r} (known scales: {known})"
                 )
                 continue
             if item.reverse and scale.kind not in _LIKERT_KINDS:

@@ -36,8 +36,7 @@ async def apply_org_records(
     """Upsert units and mark tombstoned ones removed, in record order, in one transaction."""
     live = [r for r in records if r.value is not None]
     decoded = {
-        (r.record.partition, r.record.offset): r.event.data
-        for r in await dead_letters.decode_batch(live, OrgUnit)
+        (r.record.partition, r.record.offset): r.event.data for r in await dead_letters.decode_batch(live, OrgUnit)
     }
     await dead_letters.flush()
     # Record order matters: a unit removed and then created again in one batch is live.

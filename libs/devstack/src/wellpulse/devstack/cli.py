@@ -40,7 +40,8 @@ def main() -> None:
             run_stack(args.folder, demo=not args.no_demo, weeks=args.weeks)
         else:
             urls = {"pulse-intake": args.intake, "reporting": args.reporting, "alerts": args.alerts}
-            load_and_wait(urls, args.weeks)
+            open_link = load_and_wait(urls, args.weeks)
+            print(f"Answer this week's pulse as a member of staff (the link works once):\n  {open_link}")
     except StackError as exc:
         sys.exit(f"wellpulse-dev: {exc}")
 
@@ -57,9 +58,8 @@ def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
         print("Starting pulse-intake, scoring, alerts and reporting...", flush=True)
         services.start()
         urls = {name: services.url(name) for name in services.processes}
-        if demo:
-            load_and_wait(urls, weeks)
-        _print_urls(urls, folder)
+        open_link = load_and_wait(urls, weeks) if demo else None
+        _print_urls(urls, folder, open_link)
         while True:
             for name, process in services.processes.items():
                 if process.process and process.process.poll() is not None:
@@ -76,10 +76,13 @@ def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
         print("Everything this command started has stopped.", flush=True)
 
 
-def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> None:
+def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> str:
     print(f"Loading the demo organisation and {weeks} weeks of responses...", flush=True)
     loaded = asyncio.run(load_demo(urls["pulse-intake"], weeks=weeks))
-    print(f"  {loaded.units} units, {loaded.responses} responses for {loaded.weeks[0]}..{loaded.weeks[-1]}")
+    print(
+        f"  {loaded.units} units, {loaded.people} people on the roster, {loaded.responses} responses "
+        f"through their one-time links for {loaded.weeks[0]}..{loaded.weeks[-1]}"
+    )
     deadline = time.monotonic() + timeout
     trend_url = f"{urls['reporting']}/v1/units/{ROOT}/trends?weeks={weeks}"
     while time.monotonic() < deadline:
@@ -88,13 +91,15 @@ def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> N
         counted = sum(w["respondents"] or 0 for w in trend.json()["weeks"]) if trend.status_code == 200 else 0
         if counted >= loaded.responses and alerts.status_code == 200 and alerts.json():
             print(f"  reporting has counted all {counted}; alerts raised: {len(alerts.json())}")
-            return
+            return loaded.open_link
         time.sleep(0.5)
     raise StackError("the demo responses did not reach reporting and alerts in time; see the logs")
 
 
-def _print_urls(urls: dict[str, str], folder: Path) -> None:
+def _print_urls(urls: dict[str, str], folder: Path, open_link: str | None) -> None:
     intake, reporting, alerts = urls["pulse-intake"], urls["reporting"], urls["alerts"]
+    if open_link:
+        print(f"\nAnswer this week's pulse as a member of staff (the link works once):\n  {open_link}")
     print(
         f"""
 WellPulse is running. Open:

@@ -8,6 +8,8 @@ tells the same story.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -44,16 +46,12 @@ TEAM_NAMES = {
 
 def demo_units(seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    units: list[dict[str, Any]] = [
-        {"unit_id": ROOT, "parent_id": None, "name": "Northshire Council", "headcount": 0}
-    ]
+    units: list[dict[str, Any]] = [{"unit_id": ROOT, "parent_id": None, "name": "Northshire Council", "headcount": 0}]
     for directorate, (name, teams) in DIRECTORATES.items():
         units.append({"unit_id": directorate, "parent_id": ROOT, "name": name, "headcount": 0})
         for team in teams:
             headcount = 22 if team == STRAINED_TEAM else rng.randint(12, 34)
-            units.append(
-                {"unit_id": team, "parent_id": directorate, "name": TEAM_NAMES[team], "headcount": headcount}
-            )
+            units.append({"unit_id": team, "parent_id": directorate, "name": TEAM_NAMES[team], "headcount": headcount})
     return units
 
 
@@ -86,9 +84,7 @@ def synthetic_answers(
             answers[code] = max(0, min(150, round(rng.gauss(18 + (5 - weather.wellbeing) * 4, 4))))
         elif code == "BHD-4W":
             roll = rng.random()
-            answers[code] = (
-                "yes" if roll < weather.bullying_chance else "prefer_not_to_say" if roll > 0.96 else "no"
-            )
+            answers[code] = "yes" if roll < weather.bullying_chance else "prefer_not_to_say" if roll > 0.96 else "no"
         elif code in ("LEAVE-JOB", "LEAVE-PROF"):
             chance = weather.leave_chance * (1.0 if code == "LEAVE-JOB" else 0.5)
             answers[code] = rng.choice((4, 5)) if rng.random() < chance else rng.choice((1, 2, 2, 3, 3))
@@ -101,56 +97,73 @@ def synthetic_answers(
 @dataclass(frozen=True)
 class DemoLoaded:
     units: int
+    people: int
     weeks: list[str]
     responses: int
+    # One link of this week's round left unanswered, for a person to open in a browser.
+    open_link: str
 
 
-async def load_demo(
-    intake_url: str, *, weeks: int = 6, seed: int = 7, today: date | None = None
-) -> DemoLoaded:
-    """Import the org, open a round for each of the last ``weeks`` ISO weeks and answer them."""
+def demo_roster(units: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"email": f"{unit['unit_id']}.{n}@northshire.example", "unit_id": unit["unit_id"]}
+        for unit in units
+        for n in range(1, unit["headcount"] + 1)
+    ]
+
+
+async def load_demo(intake_url: str, *, weeks: int = 6, seed: int = 7, today: date | None = None) -> DemoLoaded:
+    """The whole staff path: import the org and roster, open a round for each of the last
+    ``weeks`` ISO weeks, mint its links (CSV, as for a mail merge) and answer through the form."""
     bank = load_bank()
     rng = random.Random(seed)
     units = demo_units(seed)
+    people = demo_roster(units)
+    team_of = {p["email"]: p["unit_id"] for p in people}
     last = today or date.today()
     iso_weeks = [iso_week_of(last - timedelta(weeks=weeks - 1 - i)) for i in range(weeks)]
-    async with httpx.AsyncClient(base_url=intake_url, timeout=30.0) as client:
-        imported = await client.put("/v1/admin/org-units", json={"units": units})
-        imported.raise_for_status()
-        submissions: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=intake_url, timeout=60.0) as client:
+        (await client.put("/v1/admin/org-units", json={"units": units})).raise_for_status()
+        (await client.put("/v1/admin/roster", json={"roster": people})).raise_for_status()
+        submissions: list[tuple[str, dict[str, str]]] = []
+        open_link = ""
         for index, week in enumerate(iso_weeks):
             opened = await client.post("/v1/admin/rounds", json={"iso_week": week})
             opened.raise_for_status()
             pulse = opened.json()
             codes = [item["code"] for item in pulse["items"]]
-            for unit in units:
-                if unit["headcount"] == 0:
+            issued = await client.post(f"/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "csv"})
+            if issued.status_code == 409:
+                continue  # this round was answered by an earlier demo run against the same stack
+            issued.raise_for_status()
+            links = sorted(csv.DictReader(io.StringIO(issued.text)), key=lambda row: row["email"])
+            for row in links:
+                team = team_of[row["email"]]
+                if rng.random() > 0.65:
+                    open_link = row["link"]  # this person has not answered (yet)
                     continue
-                weather = climate(unit["unit_id"], index, weeks)
-                answering = round(unit["headcount"] * rng.uniform(0.55, 0.75))
-                submissions += [
-                    {
-                        "pulse_id": pulse["pulse_id"],
-                        "unit_id": unit["unit_id"],
-                        "answers": synthetic_answers(rng, bank, codes, weather),
-                    }
-                    for _ in range(answering)
-                ]
+                answers = synthetic_answers(rng, bank, codes, climate(team, index, weeks))
+                form = {
+                    "lang": rng.choice(("en", "en", "en", "cy")),
+                    **{c: str(v) for c, v in answers.items()},
+                }
+                submissions.append((row["link"], form))
         await _submit_all(client, submissions)
-    return DemoLoaded(len(units), iso_weeks, len(submissions))
+    return DemoLoaded(len(units), len(people), iso_weeks, len(submissions), open_link)
 
 
 async def _submit_all(
-    client: httpx.AsyncClient, submissions: list[dict[str, Any]], workers: int = 16
+    client: httpx.AsyncClient, submissions: list[tuple[str, dict[str, str]]], workers: int = 16
 ) -> None:
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
     for submission in submissions:
         queue.put_nowait(submission)
 
     async def worker() -> None:
         while not queue.empty():
-            response = await client.post("/v1/responses", json=queue.get_nowait())
-            if response.status_code != 202:
-                raise RuntimeError(f"intake answered {response.status_code}: {response.text}")
+            link, form = queue.get_nowait()
+            response = await client.post(link, data=form)
+            if response.status_code != 200:
+                raise RuntimeError(f"the form answered {response.status_code}")
 
     await asyncio.gather(*(worker() for _ in range(workers)))

@@ -109,9 +109,7 @@ class EmbeddedPostgres:
             ]
         )
         log = self.root / "postgres.log"
-        self._run(
-            [_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start"]
-        )
+        self._run([_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start"])
         self._run(
             [
                 _postgres_bin("psql"),

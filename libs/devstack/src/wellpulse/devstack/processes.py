@@ -46,7 +46,13 @@ class ServiceProcess:
 
     def start(self) -> None:
         p = self.spec.env_prefix
-        env = {**os.environ, **self.env, f"{p}HTTP_HOST": "127.0.0.1", f"{p}HTTP_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            **self.env,
+            f"{p}HTTP_HOST": "127.0.0.1",
+            f"{p}HTTP_PORT": str(self.port),
+            f"{p}PUBLIC_URL": self.url,  # where intake's links point
+        }
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{self.spec.name}.log").open("ab")
         script = Path(sys.executable).parent / self.spec.script
@@ -58,9 +64,7 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise StackError(
-                    f"{self.spec.name} exited while starting; see {self.log_dir / self.spec.name}.log"
-                )
+                raise StackError(f"{self.spec.name} exited while starting; see {self.log_dir / self.spec.name}.log")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return

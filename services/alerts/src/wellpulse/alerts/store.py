@@ -139,9 +139,7 @@ async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[
 
 
 async def mark_published(conn: asyncpg.Connection, alert_ids: Sequence[str]) -> None:
-    await conn.execute(
-        "UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", alert_ids
-    )
+    await conn.execute("UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", alert_ids)
 
 
 async def list_alerts(pool: asyncpg.Pool, status: str | None) -> list[asyncpg.Record]:

@@ -10,9 +10,12 @@ from wellpulse.common.kafka import build_broker
 from wellpulse.common.service import Database, service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
-from wellpulse.intake.handlers import admin_router, responses_router, rounds_router
+from wellpulse.intake.admin import admin_router
+from wellpulse.intake.public import public_router
+from wellpulse.intake.responses import ResponseDesk
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.store import SCHEMA
+from wellpulse.intake.web import Pages
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,6 +42,8 @@ def build(settings: IntakeSettings) -> FastAPI:
         description="Compacted: the latest state of each unit; a tombstone removes it. Key: unit id.",
         schema=Envelope[OrgUnit],
     )
+    desk = ResponseDesk(settings, database, bank, responses_out, telemetry)
+    pages = Pages(bank, settings.organisation_name, min_group_size=settings.min_group_size)
     return service_app(
         service="pulse-intake",
         settings=settings,
@@ -46,9 +51,9 @@ def build(settings: IntakeSettings) -> FastAPI:
         broker=broker,
         database=database,
         routers=[
-            responses_router(settings, database, bank, responses_out, telemetry),
-            rounds_router(database, bank),
+            public_router(settings, database, bank, desk, pages),
             admin_router(settings, database, bank, org_out),
         ],
-        description="Org tree, weekly pulse rounds and anonymous responses onto Kafka.",
+        description="One-time pulse links, the staff form, and anonymous responses onto Kafka; the "
+        "org tree, roster and rounds for admins.",
     )

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.settings import ServiceSettings
@@ -12,8 +12,26 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_")
 
     http_port: int = 8001
+    organisation_name: str = "Your organisation"
+    # The address staff reach this service at; links are built on it.
+    public_url: str = "http://127.0.0.1:8001"
+    # Keys the hash of every link token. Losing it orphans this round's links; leaking it lets a
+    # holder of the links table test guessed tokens (still 256 bits each).
+    token_hash_key: SecretStr = SecretStr("development-only-not-a-secret")
     # An organisation's own question bank (YAML); the packaged default when unset.
     bank_path: Path | None = None
     max_items_per_pulse: int = Field(default=8, ge=3, le=20)
+    # The form promises staff that results are shown only for groups of at least k: it must be the
+    # k that reporting and alerts use.
+    min_group_size: int = Field(default=5, ge=3, le=20)
     # Told to a client when the broker is unavailable and its response was not taken.
     retry_after_seconds: int = Field(default=30, ge=1)
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "WellPulse <pulse@example.org>"

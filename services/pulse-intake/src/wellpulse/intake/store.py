@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from wellpulse.common.events import OrgUnit
+from wellpulse.intake.roster import RosterEntry
 
 SCHEMA = "intake"
+ROUND_COLUMNS = "pulse_id, iso_week, items, bank_version, status, links_issued"
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,7 @@ async def replace_org_tree(conn: asyncpg.Connection, units: Sequence[OrgUnit]) -
     transaction, which holds the table lock so two imports never interleave."""
     await conn.execute("LOCK TABLE intake.org_units IN EXCLUSIVE MODE")
     current = {
-        r["unit_id"]: OrgUnit(
-            unit_id=r["unit_id"], parent_id=r["parent_id"], name=r["name"], headcount=r["headcount"]
-        )
+        r["unit_id"]: OrgUnit(unit_id=r["unit_id"], parent_id=r["parent_id"], name=r["name"], headcount=r["headcount"])
         for r in await conn.fetch("SELECT unit_id, parent_id, name, headcount FROM intake.org_units")
     }
     wanted = {u.unit_id: u for u in units}
@@ -51,6 +51,7 @@ class Round:
     items: tuple[str, ...]
     bank_version: str
     status: str
+    links_issued: int
 
 
 async def open_round(
@@ -61,7 +62,7 @@ async def open_round(
         """
         INSERT INTO intake.rounds (pulse_id, iso_week, items, bank_version) VALUES ($1, $2, $3, $4)
         ON CONFLICT (iso_week) DO NOTHING
-        RETURNING pulse_id, iso_week, items, bank_version, status
+        RETURNING pulse_id, iso_week, items, bank_version, status, links_issued
         """,
         pulse_id,
         iso_week,
@@ -71,7 +72,7 @@ async def open_round(
     if row is not None:
         return _round(row), True
     existing = await pool.fetchrow(
-        "SELECT pulse_id, iso_week, items, bank_version, status FROM intake.rounds WHERE iso_week = $1",
+        f"SELECT {ROUND_COLUMNS} FROM intake.rounds WHERE iso_week = $1",
         iso_week,
     )
     assert existing is not None
@@ -80,15 +81,123 @@ async def open_round(
 
 async def get_round(pool: asyncpg.Pool, pulse_id: str) -> Round | None:
     row = await pool.fetchrow(
-        "SELECT pulse_id, iso_week, items, bank_version, status FROM intake.rounds WHERE pulse_id = $1",
+        f"SELECT {ROUND_COLUMNS} FROM intake.rounds WHERE pulse_id = $1",
         pulse_id,
     )
     return _round(row) if row else None
 
 
-async def unit_exists(pool: asyncpg.Pool, unit_id: str) -> bool:
-    return bool(await pool.fetchval("SELECT true FROM intake.org_units WHERE unit_id = $1", unit_id))
-
-
 def _round(row: asyncpg.Record) -> Round:
-    return Round(row["pulse_id"], row["iso_week"], tuple(row["items"]), row["bank_version"], row["status"])
+    return Round(
+        row["pulse_id"],
+        row["iso_week"],
+        tuple(row["items"]),
+        row["bank_version"],
+        row["status"],
+        row["links_issued"],
+    )
+
+
+async def known_unit_ids(pool: asyncpg.Pool) -> set[str]:
+    return {r["unit_id"] for r in await pool.fetch("SELECT unit_id FROM intake.org_units")}
+
+
+async def replace_roster(conn: asyncpg.Connection, entries: Sequence[RosterEntry]) -> RosterChanges:
+    await conn.execute("LOCK TABLE intake.roster IN EXCLUSIVE MODE")
+    current = {r["email"]: r["unit_id"] for r in await conn.fetch("SELECT email, unit_id FROM intake.roster")}
+    wanted = {e.email: e.unit_id for e in entries}
+    changed = [(email, unit) for email, unit in wanted.items() if current.get(email) != unit]
+    removed = sorted(set(current) - set(wanted))
+    await conn.executemany(
+        """
+        INSERT INTO intake.roster (email, unit_id) VALUES ($1, $2)
+        ON CONFLICT (email) DO UPDATE SET unit_id = excluded.unit_id
+        """,
+        changed,
+    )
+    await conn.execute("DELETE FROM intake.roster WHERE email = ANY($1::text[])", removed)
+    return RosterChanges(len(changed), len(removed), len(entries) - len(changed))
+
+
+@dataclass(frozen=True)
+class RosterChanges:
+    added_or_moved: int
+    removed: int
+    unchanged: int
+
+
+async def roster(pool: asyncpg.Pool, emails: Sequence[str] | None = None) -> list[RosterEntry]:
+    rows = await pool.fetch(
+        "SELECT email, unit_id FROM intake.roster WHERE $1::text[] IS NULL OR email = ANY($1::text[])",
+        list(emails) if emails is not None else None,
+    )
+    return [RosterEntry(r["email"], r["unit_id"]) for r in rows]
+
+
+async def store_links(conn: asyncpg.Connection, pulse_id: str, links: Sequence[tuple[bytes, str]]) -> None:
+    """Keep (hash, round, unit) for each minted link; the caller has already shuffled them."""
+    await conn.copy_records_to_table(
+        "links",
+        schema_name=SCHEMA,
+        columns=["token_hash", "pulse_id", "unit_id"],
+        records=[(token_hash, pulse_id, unit_id) for token_hash, unit_id in links],
+    )
+    await conn.execute(
+        "UPDATE intake.rounds SET links_issued = links_issued + $2 WHERE pulse_id = $1",
+        pulse_id,
+        len(links),
+    )
+
+
+async def close_round(pool: asyncpg.Pool, pulse_id: str) -> Round | None:
+    row = await pool.fetchrow(
+        """
+        UPDATE intake.rounds SET status = 'closed', closed_on = coalesce(closed_on, current_date)
+        WHERE pulse_id = $1
+        RETURNING pulse_id, iso_week, items, bank_version, status, links_issued
+        """,
+        pulse_id,
+    )
+    return _round(row) if row else None
+
+
+@dataclass(frozen=True)
+class Link:
+    pulse: Round
+    unit_id: str
+    spent: bool
+
+
+async def find_link(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes, *, lock: bool = False) -> Link | None:
+    """The link and its round. With ``lock``, holds the link's row until the transaction ends, so
+    two submissions with one token are decided one after the other."""
+    row = await conn.fetchrow(
+        """
+        SELECT l.unit_id, l.spent_on, r.pulse_id, r.iso_week, r.items, r.bank_version, r.status,
+               r.links_issued
+        FROM intake.links l JOIN intake.rounds r USING (pulse_id)
+        WHERE l.token_hash = $1
+        """
+        + (" FOR UPDATE OF l" if lock else ""),
+        token_hash,
+    )
+    return Link(_round(row), row["unit_id"], row["spent_on"] is not None) if row else None
+
+
+async def spend_link(conn: asyncpg.Connection, token_hash: bytes) -> None:
+    await conn.execute("UPDATE intake.links SET spent_on = current_date WHERE token_hash = $1", token_hash)
+
+
+async def signposts_document(pool: asyncpg.Pool) -> str | None:
+    value: str | None = await pool.fetchval("SELECT document::text FROM intake.signposts")
+    return value
+
+
+async def save_signposts(pool: asyncpg.Pool, document: str) -> None:
+    await pool.execute(
+        """
+        INSERT INTO intake.signposts (singleton, document) VALUES (true, $1::jsonb)
+        ON CONFLICT (singleton) DO UPDATE SET document = excluded.document
+        """,
+        document,
+    )

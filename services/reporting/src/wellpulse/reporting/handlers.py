@@ -24,9 +24,7 @@ from wellpulse.reporting.settings import ReportingSettings
 GROUP = "wellpulse-reporting"
 
 
-def register(
-    broker: KafkaBroker, settings: ReportingSettings, telemetry: Telemetry, database: Database
-) -> None:
+def register(broker: KafkaBroker, settings: ReportingSettings, telemetry: Telemetry, database: Database) -> None:
     dead_letters = DeadLetters(broker, GROUP, telemetry)
 
     @batch_subscriber(broker, PULSE_SCORED, group_id=f"{GROUP}.scored", settings=settings)
@@ -106,9 +104,7 @@ def trends_router(settings: ReportingSettings, database: Database) -> APIRouter:
                     suppressed=respondents is None,
                     respondents=respondents,
                     response_rate=(
-                        round(respondents / unit.headcount, 4)
-                        if respondents is not None and unit.headcount
-                        else None
+                        round(respondents / unit.headcount, 4) if respondents is not None and unit.headcount else None
                     ),
                     measures={m: _shown(f) for m, f in shown.items()},
                 )

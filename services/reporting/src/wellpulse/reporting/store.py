@@ -23,9 +23,7 @@ class Contribution:
     value: float
 
 
-async def apply_contributions(
-    conn: asyncpg.Connection, event_ids: Sequence[str], rows: Sequence[Contribution]
-) -> int:
+async def apply_contributions(conn: asyncpg.Connection, event_ids: Sequence[str], rows: Sequence[Contribution]) -> int:
     """Add the contributions of events never applied before; returns how many events were new.
 
     ``event_ids`` must be distinct: the caller removes a batch's own duplicates.

@@ -17,9 +17,7 @@ from wellpulse.scoring.scales import scored_event
 GROUP = "wellpulse-scoring"
 
 
-def register(
-    broker: KafkaBroker, settings: ServiceSettings, telemetry: Telemetry, bank: QuestionBank
-) -> None:
+def register(broker: KafkaBroker, settings: ServiceSettings, telemetry: Telemetry, bank: QuestionBank) -> None:
     dead_letters = DeadLetters(broker, GROUP, telemetry)
     scored = broker.publisher(
         PULSE_SCORED,
