@@ -49,6 +49,8 @@ def main() -> None:
 def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
     # Tansu keeps nothing once stopped, so the database starts afresh too: the two agree.
     shutil.rmtree(folder, ignore_errors=True)
+    # Explicit: a process started in the background may inherit an ignored SIGINT.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     print("Starting PostgreSQL and the broker...", flush=True)
     infrastructure = Infrastructure.start(folder)
@@ -56,7 +58,7 @@ def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
     try:
         print(f"  database {infrastructure.database_url}\n  kafka    {infrastructure.kafka_bootstrap}")
         print("Starting pulse-intake, scoring, alerts and reporting...", flush=True)
-        services.start()
+        services.start({"INTAKE_ORGANISATION_NAME": "Northshire Council (demo)"} if demo else None)
         urls = {name: services.url(name) for name in services.processes}
         open_link = load_and_wait(urls, weeks) if demo else None
         _print_urls(urls, folder, open_link)
