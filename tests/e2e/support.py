@@ -47,8 +47,17 @@ class Org:
                 "name": unit_id.title(),
                 "headcount": headcount,
             }
+        self.put()
+
+    def remove(self, unit_id: str) -> None:
+        del self.units[unit_id]
+        self.put()
+
+    def put(self) -> dict[str, Any]:
         answer = httpx.put(f"{self.intake}/v1/admin/org-units", json={"units": list(self.units.values())})
         assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
 
 
 @dataclass

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import cache
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from wellpulse.common.bank import QuestionBank, load_bank
 from wellpulse.common.events import iso_week_of
-from wellpulse.intake.rotation import MAX_ITEMS, items_for_week
+from wellpulse.intake.rotation import MAX_ITEMS, RotationImpossible, check_rotation, items_for_week
 
 ROUNDS_TO_ASK_EVERY_ITEM = 6
 
@@ -91,3 +92,14 @@ def test_a_smaller_or_larger_round_still_keeps_every_family_item(day: date, max_
     assert family_codes() <= set(asked)
     assert len(set(asked)) == len(asked)
     assert len(asked) == max(min(max_items, len(bank().items)), len(family_codes()))
+
+
+def test_a_pulse_too_short_to_cover_the_bank_in_six_rounds_is_refused() -> None:
+    bank = load_bank()
+    family, rotating = len(bank.family_items()), len(bank.rotating_items())
+    enough = family + -(-rotating // 6)
+    check_rotation(bank, enough)
+    with pytest.raises(RotationImpossible, match=f"at least {enough} items"):
+        check_rotation(bank, enough - 1)
+    with pytest.raises(RotationImpossible):
+        check_rotation(bank, family - 1)

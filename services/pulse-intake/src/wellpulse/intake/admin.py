@@ -107,6 +107,14 @@ def admin_router(
                 await transaction.rollback()
                 if isinstance(exc, BrokerUnavailable):
                     return _unavailable(settings)
+                if isinstance(exc, store.UnitsStillStaffed):
+                    return problem(
+                        409,
+                        "Units still have people on the roster; nothing was imported",
+                        "Import a roster that moves these people first: "
+                        + ", ".join(f"{unit} ({n})" for unit, n in exc.people.items()),
+                        units=exc.people,
+                    )
                 raise
             await transaction.commit()
         return {

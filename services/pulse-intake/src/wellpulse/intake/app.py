@@ -13,6 +13,7 @@ from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
 from wellpulse.intake.admin import admin_router
 from wellpulse.intake.public import public_router
 from wellpulse.intake.responses import ResponseDesk
+from wellpulse.intake.rotation import check_rotation
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.store import SCHEMA
 from wellpulse.intake.web import Pages
@@ -25,11 +26,7 @@ def build(settings: IntakeSettings) -> FastAPI:
     broker = build_broker(settings, telemetry, "pulse-intake")
     database = Database(SCHEMA, MIGRATIONS)
     bank = load_bank(settings.bank_path)
-    if len(bank.family_items()) > settings.max_items_per_pulse:
-        raise ValueError(
-            f"INTAKE_MAX_ITEMS_PER_PULSE={settings.max_items_per_pulse} is fewer than the "
-            f"{len(bank.family_items())} alert-family items the bank asks every week; raise it"
-        )
+    check_rotation(bank, settings.max_items_per_pulse)
     responses_out = broker.publisher(
         PULSE_RESPONSES,
         title=PULSE_RESPONSES,

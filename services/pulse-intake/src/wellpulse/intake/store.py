@@ -14,6 +14,14 @@ SCHEMA = "intake"
 ROUND_COLUMNS = "pulse_id, iso_week, items, bank_version, status, links_issued"
 
 
+class UnitsStillStaffed(Exception):
+    """The new tree drops units that people on the roster still belong to."""
+
+    def __init__(self, people: dict[str, int]) -> None:
+        super().__init__(f"{len(people)} unit(s) to remove still have people on the roster")
+        self.people = people
+
+
 @dataclass(frozen=True)
 class OrgChanges:
     upserted: list[OrgUnit]
@@ -32,6 +40,13 @@ async def replace_org_tree(conn: asyncpg.Connection, units: Sequence[OrgUnit]) -
     wanted = {u.unit_id: u for u in units}
     upserted = [u for u in units if current.get(u.unit_id) != u]
     removed = sorted(set(current) - set(wanted))
+    staffed = await conn.fetch(
+        "SELECT unit_id, count(*) AS people FROM intake.roster WHERE unit_id = ANY($1::text[]) "
+        "GROUP BY unit_id ORDER BY unit_id",
+        removed,
+    )
+    if staffed:
+        raise UnitsStillStaffed({r["unit_id"]: r["people"] for r in staffed})
     await conn.executemany(
         """
         INSERT INTO intake.org_units (unit_id, parent_id, name, headcount) VALUES ($1, $2, $3, $4)
