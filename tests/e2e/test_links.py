@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.e2e.support import Org, Roster, answers_for
+from tests.e2e.support import Org, Roster, answers_for, true_ends
 from wellpulse.common.topics import PULSE_RESPONSES
 from wellpulse.devstack.stack import Infrastructure, Services
 
@@ -17,14 +17,15 @@ from wellpulse.devstack.stack import Infrastructure, Services
 async def _records_for(bootstrap: str, key: str, settle_after: int, within: float = 30.0) -> int:
     """How many records on pulse.responses carry ``key``, read until ``settle_after`` were seen
     and the topic's end has been reached."""
-    consumer = AIOKafkaConsumer(PULSE_RESPONSES, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     seen = 0
     deadline = time.monotonic() + within
     try:
-        await consumer.seek_to_beginning()
-        partitions = consumer.assignment()
-        ends = await consumer.end_offsets(list(partitions))
+        await consumer.topics()
+        partitions = [TopicPartition(PULSE_RESPONSES, p) for p in consumer.partitions_for_topic(PULSE_RESPONSES) or ()]
+        ends = await true_ends(consumer, partitions)
+        await consumer.seek_to_beginning(*partitions)
         while time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=300)).values():
                 seen += sum(1 for r in batch if r.key == key.encode())

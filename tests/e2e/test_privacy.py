@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.e2e.support import Mailbox, Org, Roster, answers_for, poll, rollup_count
+from tests.e2e.support import Mailbox, Org, Roster, answers_for, poll, rollup_count, true_ends
 from wellpulse.devstack.stack import Infrastructure, Services
 
 LINK = re.compile(r"(https?://\S+/p/([A-Za-z0-9_-]{43}))(?:\?lang=cy)?")
@@ -49,8 +50,9 @@ async def _everything_on_kafka(bootstrap: str, within: float = 60.0) -> str:
     try:
         await consumer.topics()
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = await true_ends(consumer, partitions)
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=300)).values():
@@ -58,6 +60,8 @@ async def _everything_on_kafka(bootstrap: str, within: float = 60.0) -> str:
                     chunks.append(repr((r.topic, r.key, r.value, r.headers)))
             if all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
                 break
+        else:
+            pytest.fail("could not read every topic to its end in time")
     finally:
         await consumer.stop()
     return "\n".join(chunks)

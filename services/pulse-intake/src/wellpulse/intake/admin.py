@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -24,14 +23,14 @@ from wellpulse.common.http import problem
 from wellpulse.common.service import Database
 from wellpulse.intake import store
 from wellpulse.intake.files import FileInvalid
-from wellpulse.intake.mail import Invitation, SmtpNotConfigured, send_invitations, smtp_client
+from wellpulse.intake.links import LinkIssuer
+from wellpulse.intake.mail import Invitation, SmtpNotConfigured
 from wellpulse.intake.org import parse_org
 from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail
-from wellpulse.intake.roster import RosterEntry, parse_roster
+from wellpulse.intake.roster import parse_roster
 from wellpulse.intake.rotation import items_for_week
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.signposts import DEFAULT_SIGNPOSTS, Signposts
-from wellpulse.intake.tokens import mint, token_hash
 
 SOURCE = "/wellpulse/pulse-intake"
 PulseId = Annotated[str, Path(max_length=64)]
@@ -70,10 +69,13 @@ class LinksIn(BaseModel):
 
 
 def admin_router(
-    settings: IntakeSettings, database: Database, bank: QuestionBank, org_out: DefaultPublisher
+    settings: IntakeSettings,
+    database: Database,
+    bank: QuestionBank,
+    org_out: DefaultPublisher,
+    issuer: LinkIssuer,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/admin", tags=["admin"])
-    key = settings.token_hash_key.get_secret_value().encode()
 
     @router.put(
         "/org-units",
@@ -207,26 +209,14 @@ def admin_router(
         if not entries:
             return problem(422, "Empty roster", "Import a roster first (PUT /v1/admin/roster).")
         if body.delivery == "csv":
-            invitations = await _mint(pulse_id, entries)
-            return _csv(invitations)
+            return _csv(await issuer.mint(pulse_id, entries))
         try:
-            async with smtp_client(settings) as client:
-                invitations = await _mint(pulse_id, entries)
-                report = await send_invitations(client, settings, invitations, pulse.iso_week)
+            minted, report = await issuer.email(pulse, entries)
         except SmtpNotConfigured as exc:
             return problem(409, "Email is not configured", str(exc))
         except (aiosmtplib.SMTPException, OSError) as exc:
             return problem(502, "The mail server failed", f"{type(exc).__name__}; re-send with `emails`")
-        return {"minted": len(invitations), "sent": report.sent, "failed": report.failed}
-
-    async def _mint(pulse_id: str, entries: list[RosterEntry]) -> list[Invitation]:
-        invitations = [(mint(), entry) for entry in entries]
-        # Stored in an order unrelated to the roster's, so the table's row order says nothing.
-        random.SystemRandom().shuffle(invitations)
-        async with database.pool.acquire() as conn, conn.transaction():
-            await store.store_links(conn, pulse_id, [(token_hash(key, t), e.unit_id) for t, e in invitations])
-        random.SystemRandom().shuffle(invitations)
-        return [Invitation(e.email, f"{settings.public_url.rstrip('/')}/p/{t}") for t, e in invitations]
+        return {"minted": minted, "sent": report.sent, "failed": report.failed}
 
     async def _existing_round(pulse_id: str) -> store.Round:
         pulse = await store.get_round(database.pool, pulse_id)

@@ -12,6 +12,7 @@ from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
 from wellpulse.intake.admin import admin_router
 from wellpulse.intake.public import public_router
+from wellpulse.intake.links import LinkIssuer
 from wellpulse.intake.responses import ResponseDesk
 from wellpulse.intake.rotation import check_rotation
 from wellpulse.intake.settings import IntakeSettings
@@ -40,6 +41,7 @@ def build(settings: IntakeSettings) -> FastAPI:
         schema=Envelope[OrgUnit],
     )
     desk = ResponseDesk(settings, database, bank, responses_out, telemetry)
+    issuer = LinkIssuer(settings, database)
     pages = Pages(bank, settings.organisation_name, min_group_size=settings.min_group_size)
     return service_app(
         service="pulse-intake",
@@ -49,7 +51,7 @@ def build(settings: IntakeSettings) -> FastAPI:
         database=database,
         routers=[
             public_router(settings, database, bank, desk, pages),
-            admin_router(settings, database, bank, org_out),
+            admin_router(settings, database, bank, org_out, issuer),
         ],
         description="One-time pulse links, the staff form, and anonymous responses onto Kafka; the "
         "org tree, roster and rounds for admins.",
