@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -17,6 +21,10 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from wellpulse.devstack.embedded import EmbeddedTansu
+from wellpulse.devstack.processes import SERVICES, ServiceProcess
+
+PROJECT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
@@ -178,3 +186,33 @@ async def drained(bootstrap: str, group: str, topic: str, within: float = 90.0) 
             await asyncio.sleep(0.2)
     finally:
         await consumer.stop()
+
+
+@dataclass
+class LonelyIntake:
+    tansu: EmbeddedTansu
+    intake: ServiceProcess
+    database_url: str
+
+
+@asynccontextmanager
+async def standalone_intake(database_url: str, env: dict[str, str]) -> AsyncIterator[LonelyIntake]:
+    """pulse-intake alone, on a broker of its own that a test may stop, with its own settings."""
+    root = PROJECT / ".devstack" / f"lonely-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    tansu = EmbeddedTansu(root / "tansu")
+    bootstrap = await asyncio.to_thread(tansu.start)
+    spec = next(spec for spec in SERVICES if spec.name == "pulse-intake")
+    base = {
+        "INTAKE_ENVIRONMENT": "development",
+        "INTAKE_DATABASE_URL": database_url,
+        "INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "INTAKE_KAFKA_ENABLE_IDEMPOTENCE": "false",
+    }
+    intake = ServiceProcess(spec, {**base, **env}, root / "logs")
+    intake.start()
+    try:
+        await asyncio.to_thread(intake.wait_ready)
+        yield LonelyIntake(tansu, intake, database_url)
+    finally:
+        intake.stop()
+        tansu.stop()

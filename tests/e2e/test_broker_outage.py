@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.support import answers_for
-from wellpulse.devstack.embedded import EmbeddedTansu
-from wellpulse.devstack.processes import SERVICES, ServiceProcess
-
-PROJECT = Path(__file__).resolve().parents[2]
-INTAKE = next(spec for spec in SERVICES if spec.name == "pulse-intake")
-
-
-@dataclass
-class LonelyIntake:
-    tansu: EmbeddedTansu
-    intake: ServiceProcess
-    database_url: str
+from tests.e2e.support import LonelyIntake, answers_for, standalone_intake
 
 
 @pytest.fixture
 async def lonely_intake(fresh_database: str) -> AsyncIterator[LonelyIntake]:
-    """pulse-intake on a broker of its own, which the test may stop."""
-    root = PROJECT / ".devstack" / f"outage-{os.getpid()}"
-    tansu = EmbeddedTansu(root / "tansu")
-    bootstrap = await asyncio.to_thread(tansu.start)
-    intake = ServiceProcess(
-        INTAKE,
-        {
-            "INTAKE_ENVIRONMENT": "development",
-            "INTAKE_DATABASE_URL": fresh_database,
-            "INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "INTAKE_KAFKA_ENABLE_IDEMPOTENCE": "false",
-            "INTAKE_KAFKA_PUBLISH_TIMEOUT_SECONDS": "3",
-            "INTAKE_RETRY_AFTER_SECONDS": "17",
-        },
-        root / "logs",
-    )
-    intake.start()
-    try:
-        await asyncio.to_thread(intake.wait_ready)
-        yield LonelyIntake(tansu, intake, fresh_database)
-    finally:
-        intake.stop()
-        tansu.stop()
+    async with standalone_intake(
+        fresh_database, {"INTAKE_KAFKA_PUBLISH_TIMEOUT_SECONDS": "3", "INTAKE_RETRY_AFTER_SECONDS": "17"}
+    ) as intake:
+        yield intake
 
 
 async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_intake: LonelyIntake) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -28,7 +27,7 @@ from wellpulse.intake.mail import Invitation, SmtpNotConfigured
 from wellpulse.intake.org import parse_org
 from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail
 from wellpulse.intake.roster import parse_roster
-from wellpulse.intake.rotation import items_for_week
+from wellpulse.intake.rounds import open_round_for_week
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.signposts import DEFAULT_SIGNPOSTS, Signposts
 
@@ -155,10 +154,7 @@ def admin_router(
     @router.post("/rounds", status_code=201, summary="Open the pulse round for an ISO week")
     async def open_round(body: RoundIn) -> RoundOut:
         iso_week = body.iso_week or iso_week_of(date.today())
-        items = items_for_week(bank, iso_week, settings.max_items_per_pulse)
-        pulse, _ = await store.open_round(
-            database.pool, f"p-{iso_week}-{uuid.uuid4().hex[:8]}", iso_week, items, bank.version
-        )
+        pulse = await open_round_for_week(database.pool, bank, iso_week, settings.max_items_per_pulse)
         return _round_out(pulse, bank)
 
     @router.get("/rounds/{pulse_id}", summary="A round, its items and how many links were issued")

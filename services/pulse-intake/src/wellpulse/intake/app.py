@@ -11,10 +11,11 @@ from wellpulse.common.service import Database, service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
 from wellpulse.intake.admin import admin_router
-from wellpulse.intake.public import public_router
 from wellpulse.intake.links import LinkIssuer
+from wellpulse.intake.public import public_router
 from wellpulse.intake.responses import ResponseDesk
 from wellpulse.intake.rotation import check_rotation
+from wellpulse.intake.schedule import Scheduler
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.store import SCHEMA
 from wellpulse.intake.web import Pages
@@ -42,6 +43,7 @@ def build(settings: IntakeSettings) -> FastAPI:
     )
     desk = ResponseDesk(settings, database, bank, responses_out, telemetry)
     issuer = LinkIssuer(settings, database)
+    schedule = Scheduler(settings, database, bank, issuer)
     pages = Pages(bank, settings.organisation_name, min_group_size=settings.min_group_size)
     return service_app(
         service="pulse-intake",
@@ -53,6 +55,7 @@ def build(settings: IntakeSettings) -> FastAPI:
             public_router(settings, database, bank, desk, pages),
             admin_router(settings, database, bank, org_out, issuer),
         ],
+        background=[schedule.run_forever] if settings.schedule_enabled else [],
         description="One-time pulse links, the staff form, and anonymous responses onto Kafka; the "
         "org tree, roster and rounds for admins.",
     )

@@ -27,6 +27,11 @@ class IntakeSettings(ServiceSettings):
     # Told to a client when the broker is unavailable and its response was not taken.
     retry_after_seconds: int = Field(default=30, ge=1)
 
+    # The weekly schedule: open each week's round, email its links to the roster, close last week's.
+    schedule_enabled: bool = False
+    schedule_interval_seconds: float = Field(default=300.0, gt=0)
+    schedule_send_links: bool = True
+
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None

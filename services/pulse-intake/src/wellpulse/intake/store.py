@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -216,3 +217,14 @@ async def save_signposts(pool: asyncpg.Pool, document: str) -> None:
         """,
         document,
     )
+
+
+def new_pulse_id(iso_week: str) -> str:
+    return f"p-{iso_week}-{uuid.uuid4().hex[:8]}"
+
+
+async def open_or_current_rounds(pool: asyncpg.Pool, iso_week: str) -> list[Round]:
+    rows = await pool.fetch(
+        f"SELECT {ROUND_COLUMNS} FROM intake.rounds WHERE status = 'open' OR iso_week = $1", iso_week
+    )
+    return [_round(r) for r in rows]
