@@ -72,8 +72,12 @@ class Services:
             self.processes[spec.name] = process
             process.start()
         # Started together, awaited together: each consumer group join takes seconds on Tansu.
-        for process in self.processes.values():
-            process.wait_ready()
+        try:
+            for process in self.processes.values():
+                process.wait_ready()
+        except BaseException:
+            self.stop()  # one failed to start: leave none of the others running
+            raise
 
     def url(self, name: str) -> str:
         return self.processes[name].url
