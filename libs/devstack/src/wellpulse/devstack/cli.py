@@ -29,6 +29,7 @@ def main() -> None:
     run.add_argument("--no-demo", action="store_true", help="start empty")
     run.add_argument("--weeks", type=int, default=6, help="weeks of demo responses (default 6)")
     run.add_argument("--folder", type=Path, default=PROJECT / ".devstack" / "run", help="data and logs")
+    run.add_argument("--any-ports", action="store_true", help="free ports instead of 8001-8004")
     demo = commands.add_parser("demo", help="load the demo into a running stack")
     demo.add_argument("--intake", default="http://127.0.0.1:8001")
     demo.add_argument("--reporting", default="http://127.0.0.1:8004")
@@ -37,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         if args.command == "run":
-            run_stack(args.folder, demo=not args.no_demo, weeks=args.weeks)
+            run_stack(args.folder, demo=not args.no_demo, weeks=args.weeks, fixed_ports=not args.any_ports)
         else:
             urls = {"pulse-intake": args.intake, "reporting": args.reporting, "alerts": args.alerts}
             open_link = load_and_wait(urls, args.weeks)
@@ -46,7 +47,7 @@ def main() -> None:
         sys.exit(f"wellpulse-dev: {exc}")
 
 
-def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
+def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> None:
     # Tansu keeps nothing once stopped, so the database starts afresh too: the two agree.
     shutil.rmtree(folder, ignore_errors=True)
     # Explicit: a process started in the background may inherit an ignored SIGINT.
@@ -54,7 +55,7 @@ def run_stack(folder: Path, *, demo: bool, weeks: int) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     print("Starting PostgreSQL and the broker...", flush=True)
     infrastructure = Infrastructure.start(folder)
-    services = Services(infrastructure, folder / "logs", fixed_ports=True)
+    services = Services(infrastructure, folder / "logs", fixed_ports=fixed_ports)
     try:
         print(f"  database {infrastructure.database_url}\n  kafka    {infrastructure.kafka_bootstrap}")
         print("Starting pulse-intake, scoring, alerts and reporting...", flush=True)
