@@ -4,6 +4,7 @@ response: not PostgreSQL, not any Kafka topic, not the services' logs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.e2e.support import Mailbox, Org, Roster, answers_for, poll, rollup_count, true_ends
+from wellpulse.common.topics import PULSE_RESPONSES
 from wellpulse.devstack.stack import Infrastructure, Services
 
 LINK = re.compile(r"(https?://\S+/p/([A-Za-z0-9_-]{43}))(?:\?lang=cy)?")
@@ -39,14 +41,14 @@ async def _everything_in_postgres(database_url: str) -> dict[str, str]:
         await conn.close()
 
 
-async def _everything_on_kafka(bootstrap: str, within: float = 60.0) -> str:
+async def _everything_on_kafka(bootstrap: str, within: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     topics = [t for t in await admin.list_topics() if not t.startswith("__")]
     await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
-    chunks: list[str] = []
+    records: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.topics()
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
@@ -56,15 +58,14 @@ async def _everything_on_kafka(bootstrap: str, within: float = 60.0) -> str:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=300)).values():
-                for r in batch:
-                    chunks.append(repr((r.topic, r.key, r.value, r.headers)))
+                records.extend(batch)
             if all([await consumer.position(tp) >= ends[tp] for tp in partitions]):
                 break
         else:
             pytest.fail("could not read every topic to its end in time")
     finally:
         await consumer.stop()
-    return "\n".join(chunks)
+    return records
 
 
 def test_nothing_kept_links_an_address_to_a_link_or_a_response(
@@ -107,7 +108,8 @@ def test_nothing_kept_links_an_address_to_a_link_or_a_response(
     poll(lambda: rollup_count(infrastructure.database_url, team), lambda n: n == 5, "the five responses counted")
 
     database = asyncio.run(_everything_in_postgres(infrastructure.database_url))
-    kafka = asyncio.run(_everything_on_kafka(infrastructure.kafka_bootstrap))
+    records = asyncio.run(_everything_on_kafka(infrastructure.kafka_bootstrap))
+    kafka = "\n".join(repr((r.topic, r.key, r.value, r.headers)) for r in records)
     logs = "\n".join(p.read_text(errors="replace") for p in Path(stack.log_dir).glob("*.log"))
 
     for person, token in tokens.items():
@@ -118,6 +120,18 @@ def test_nothing_kept_links_an_address_to_a_link_or_a_response(
         assert person not in logs, "an address reached the logs"
         holding = [t for t, rows in database.items() if person in rows]
         assert holding == ['"intake"."roster"'], f"{person} is kept outside the roster: {holding}"
+
+    # The responses themselves: the day only, and nothing about the sender's network or device.
+    ours = [r for r in records if r.topic == PULSE_RESPONSES and r.key == team.encode()]
+    assert len(ours) == 5
+    for record in ours:
+        assert record.timestamp % 86_400_000 == 0, "a record timestamp finer than the day"
+        headers = dict(record.headers)
+        assert set(headers) <= {"content-type", "correlation_id", "traceparent", "tracestate"}
+        event = json.loads(record.value)
+        assert headers["correlation_id"].decode() == event["id"]
+        assert event["time"].endswith("T00:00:00Z")
+        assert set(event["data"]) == {"pulse_id", "unit_id", "iso_week", "bank_version", "answers"}
 
     columns = asyncio.run(_link_columns(infrastructure.database_url))
     # Nothing a link row holds could name its person: the hash, the round, the unit and the day.

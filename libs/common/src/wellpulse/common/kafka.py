@@ -168,6 +168,9 @@ async def publish_events(
             key=key.encode(),
             headers={"content-type": CLOUDEVENTS_CONTENT_TYPE} if envelope else None,
             timestamp_ms=int(envelope.time.timestamp() * 1000) if envelope else None,
+            # FastStream stamps every record with a correlation id; make it the event's own id
+            # rather than one more identifier a response carries.
+            correlation_id=str(envelope.id) if envelope else None,
             no_confirm=True,
         )
         for key, envelope in events
