@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.e2e.support import Mailbox, Org, Roster
+from tests.e2e.support import Mailbox, Org, Roster, TraceCollector
 from wellpulse.devstack.embedded import free_port
 from wellpulse.devstack.stack import Infrastructure, Services
 
@@ -33,13 +34,26 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture(scope="session")
-def stack(infrastructure: Infrastructure, mailbox: Mailbox) -> Iterator[Services]:
+def traces() -> Iterator[TraceCollector]:
+    collector = TraceCollector()
+    thread = threading.Thread(target=collector.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield collector
+    finally:
+        collector.shutdown()
+        collector.server_close()
+
+
+@pytest.fixture(scope="session")
+def stack(infrastructure: Infrastructure, mailbox: Mailbox, traces: TraceCollector) -> Iterator[Services]:
     services = Services(infrastructure, PROJECT / ".devstack" / f"e2e-{os.getpid()}" / "logs")
     services.start(
         {
             "INTAKE_SMTP_HOST": "127.0.0.1",
             "INTAKE_SMTP_PORT": str(mailbox.port),
             "INTAKE_SMTP_STARTTLS": "false",
+            "SCORING_OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint,
             # Small batches: more commits per test, so a crash lands between them.
             "SCORING_CONSUMER_BATCH_SIZE": "50",
             "REPORTING_CONSUMER_BATCH_SIZE": "50",

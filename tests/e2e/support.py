@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from wellpulse.devstack.embedded import EmbeddedTansu
 from wellpulse.devstack.processes import SERVICES, ServiceProcess
@@ -111,6 +114,35 @@ class Mailbox:
         for recipient in envelope.rcpt_tos:
             self.messages.setdefault(recipient, []).append(message)
         return "250 OK"
+
+
+class TraceCollector(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver on loopback that keeps every span the services export."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _OtlpHandler)
+        self.spans: list[Span] = []
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _OtlpHandler(BaseHTTPRequestHandler):
+    server: TraceCollector
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                self.server.spans.extend(scope.spans)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def submit(intake: str, token: str, answers: dict[str, int | str]) -> httpx.Response:
