@@ -102,12 +102,12 @@ def expect(reply: httpx.Response, what: str, ok: Sequence[int] = (200,)) -> http
     return reply
 
 
-async def open_round(intake: str, links_needed: int) -> Round:
+async def open_round(intake: str, admin_token: str, links_needed: int) -> Round:
     """Load the org, open the week's round, import a roster of ``links_needed`` people spread at
     random over the teams and mint their links as CSV (``email,link``; the token ends the link)."""
     units = org_units()
     teams = teams_of(units)
-    async with loopback_client() as client:
+    async with loopback_client(headers={"Authorization": f"Bearer {admin_token}"}) as client:
         reply = expect(await client.put(f"{intake}/v1/admin/org-units", json={"units": units}), "org import")
         say(f"org loaded: {reply.json()}")
         reply = await client.post(f"{intake}/v1/admin/rounds", json={"iso_week": ISO_WEEK})

@@ -26,6 +26,7 @@ from runtime import BenchFailed, Deadline, bounded, say
 from wellpulse.common.bank import load_bank
 from wellpulse.common.topics import PULSE_RESPONSES, PULSE_SCORED
 from wellpulse.devstack.embedded import StackError
+from wellpulse.devstack.issuer import sign
 from wellpulse.devstack.stack import Infrastructure, Services
 from wellpulse.scoring.handlers import GROUP as SCORING_GROUP
 
@@ -37,7 +38,8 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     """The three phases; figures go into ``result`` as soon as they are known."""
     deadline = Deadline(args.timeout)
     links_needed = args.responses * (1 if args.skip_backlog else 2)
-    bench_round = await open_round(services.url("pulse-intake"), links_needed)
+    admin = sign(infra.issuer.folder, roles=["admin"])
+    bench_round = await open_round(services.url("pulse-intake"), admin, links_needed)
     bank = load_bank()
     cpu = CpuMeter(infra, services)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from wellpulse.devstack.issuer import DevIssuer
 from wellpulse.devstack.stack import Infrastructure
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -52,9 +53,14 @@ def _containers() -> Iterator[Infrastructure]:
     from testcontainers.kafka import RedpandaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:16", driver=None) as postgres, RedpandaContainer() as redpanda:
-        # Redpanda supports idempotent producers, like Apache Kafka.
-        yield Infrastructure(postgres.get_connection_url(), redpanda.get_bootstrap_server(), True)
+    issuer = DevIssuer(PROJECT / ".devstack" / f"issuer-{os.getpid()}", environment="development")
+    issuer.start()
+    try:
+        with PostgresContainer("postgres:16", driver=None) as postgres, RedpandaContainer() as redpanda:
+            # Redpanda supports idempotent producers, like Apache Kafka.
+            yield Infrastructure(postgres.get_connection_url(), redpanda.get_bootstrap_server(), True, issuer)
+    finally:
+        issuer.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.e2e.support import Mailbox, Org, Roster, TraceCollector
+from tests.e2e.support import Auth, Mailbox, Org, Roster, TraceCollector
 from wellpulse.devstack.embedded import free_port
 from wellpulse.devstack.stack import Infrastructure, Services
 
@@ -59,6 +59,8 @@ def stack(infrastructure: Infrastructure, mailbox: Mailbox, traces: TraceCollect
             "REPORTING_CONSUMER_BATCH_SIZE": "50",
             "ALERTS_CONSUMER_BATCH_SIZE": "50",
             "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
+            # A short floor on JWKS refreshes, so the key-rotation test need not wait 30 s.
+            **{f"{p}OIDC_JWKS_REFRESH_FLOOR_SECONDS": "2" for p in ("INTAKE_", "ALERTS_", "REPORTING_")},
         }
     )
     try:
@@ -68,19 +70,24 @@ def stack(infrastructure: Infrastructure, mailbox: Mailbox, traces: TraceCollect
 
 
 @pytest.fixture(scope="session")
-def org(stack: Services) -> Org:
-    return Org(stack.url("pulse-intake"))
+def auth(infrastructure: Infrastructure) -> Auth:
+    return Auth(infrastructure.issuer.folder, infrastructure.issuer.url)
 
 
 @pytest.fixture(scope="session")
-def roster(stack: Services) -> Roster:
-    return Roster(stack.url("pulse-intake"))
+def org(stack: Services, auth: Auth) -> Org:
+    return Org(stack.url("pulse-intake"), auth.admin)
 
 
 @pytest.fixture(scope="session")
-def pulse(stack: Services) -> dict[str, Any]:
+def roster(stack: Services, auth: Auth) -> Roster:
+    return Roster(stack.url("pulse-intake"), auth.admin)
+
+
+@pytest.fixture(scope="session")
+def pulse(stack: Services, auth: Auth) -> dict[str, Any]:
     """This week's round (opening it again returns the same round)."""
-    answer = httpx.post(f"{stack.url('pulse-intake')}/v1/admin/rounds", json={})
+    answer = httpx.post(f"{stack.url('pulse-intake')}/v1/admin/rounds", json={}, headers=auth.admin)
     # Links for this round are minted per test, for that test's own people.
     assert answer.status_code == 201, answer.text
     return answer.json()

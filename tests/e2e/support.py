@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from wellpulse.devstack.embedded import EmbeddedTansu
+from wellpulse.devstack.issuer import sign
 from wellpulse.devstack.processes import SERVICES, ServiceProcess
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -43,11 +44,33 @@ def poll(read: Callable[[], T], until: Callable[[T], bool], what: str, within: f
         time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class Auth:
+    """Bearer-token headers from the session's development issuer, as a person with these roles."""
+
+    issuer_folder: Path
+    issuer_url: str
+
+    def headers(self, *roles: str, units: tuple[str, ...] = (), **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {sign(self.issuer_folder, roles=roles, units=units, **claims)}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers("admin")
+
+    def leader(self, *units: str) -> dict[str, str]:
+        return self.headers("leader", units=units)
+
+    def hr(self, *units: str) -> dict[str, str]:
+        return self.headers("hr", units=units)
+
+
 @dataclass
 class Org:
     """Units the tests have added. Import replaces the whole tree, so each PUT sends them all."""
 
     intake: str
+    admin: dict[str, str]
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, *units: tuple[str, str | None, int]) -> None:
@@ -65,7 +88,9 @@ class Org:
         self.put()
 
     def put(self) -> dict[str, Any]:
-        answer = httpx.put(f"{self.intake}/v1/admin/org-units", json={"units": list(self.units.values())})
+        answer = httpx.put(
+            f"{self.intake}/v1/admin/org-units", json={"units": list(self.units.values())}, headers=self.admin
+        )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()
         return result
@@ -76,20 +101,23 @@ class Roster:
     """People the tests have added. Import replaces the whole roster, so each PUT sends them all."""
 
     intake: str
+    admin: dict[str, str]
     people: dict[str, str] = field(default_factory=dict)
 
     def add(self, unit_id: str, count: int) -> list[str]:
         emails = [f"{unit_id}-{i}@example.org" for i in range(len(self.people), len(self.people) + count)]
         self.people.update(dict.fromkeys(emails, unit_id))
         rows = [{"email": email, "unit_id": unit} for email, unit in self.people.items()]
-        answer = httpx.put(f"{self.intake}/v1/admin/roster", json={"roster": rows})
+        answer = httpx.put(f"{self.intake}/v1/admin/roster", json={"roster": rows}, headers=self.admin)
         assert answer.status_code == 200, answer.text
         return emails
 
     def links(self, pulse_id: str, emails: list[str]) -> dict[str, str]:
         """Mint links for these people (CSV delivery); email -> link."""
         answer = httpx.post(
-            f"{self.intake}/v1/admin/rounds/{pulse_id}/links", json={"delivery": "csv", "emails": emails}
+            f"{self.intake}/v1/admin/rounds/{pulse_id}/links",
+            json={"delivery": "csv", "emails": emails},
+            headers=self.admin,
         )
         assert answer.status_code == 200, answer.text
         rows = list(csv.DictReader(io.StringIO(answer.text)))
@@ -228,7 +256,7 @@ class LonelyIntake:
 
 
 @asynccontextmanager
-async def standalone_intake(database_url: str, env: dict[str, str]) -> AsyncIterator[LonelyIntake]:
+async def standalone_intake(database_url: str, issuer_url: str, env: dict[str, str]) -> AsyncIterator[LonelyIntake]:
     """pulse-intake alone, on a broker of its own that a test may stop, with its own settings."""
     root = PROJECT / ".devstack" / f"lonely-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     tansu = EmbeddedTansu(root / "tansu")
@@ -239,6 +267,7 @@ async def standalone_intake(database_url: str, env: dict[str, str]) -> AsyncIter
         "INTAKE_DATABASE_URL": database_url,
         "INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "INTAKE_KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "INTAKE_OIDC_ISSUER": issuer_url,
     }
     intake = ServiceProcess(spec, {**base, **env}, root / "logs")
     intake.start()

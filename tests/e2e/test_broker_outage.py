@@ -9,21 +9,23 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.support import LonelyIntake, answers_for, standalone_intake
+from tests.e2e.support import Auth, LonelyIntake, answers_for, standalone_intake
 
 
 @pytest.fixture
-async def lonely_intake(fresh_database: str) -> AsyncIterator[LonelyIntake]:
+async def lonely_intake(fresh_database: str, auth: Auth) -> AsyncIterator[LonelyIntake]:
     async with standalone_intake(
-        fresh_database, {"INTAKE_KAFKA_PUBLISH_TIMEOUT_SECONDS": "3", "INTAKE_RETRY_AFTER_SECONDS": "17"}
+        fresh_database,
+        auth.issuer_url,
+        {"INTAKE_KAFKA_PUBLISH_TIMEOUT_SECONDS": "3", "INTAKE_RETRY_AFTER_SECONDS": "17"},
     ) as intake:
         yield intake
 
 
-async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_intake: LonelyIntake) -> None:
+async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_intake: LonelyIntake, auth: Auth) -> None:
     units = {"units": [{"unit_id": "solo", "parent_id": None, "name": "Solo", "headcount": 9}]}
     people = {"roster": [{"email": f"p{i}@example.org", "unit_id": "solo"} for i in range(2)]}
-    async with httpx.AsyncClient(base_url=lonely_intake.intake.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=lonely_intake.intake.url, timeout=30, headers=auth.admin) as client:
         assert (await client.put("/v1/admin/org-units", json=units)).status_code == 200
         assert (await client.put("/v1/admin/roster", json=people)).status_code == 200
         pulse = (await client.post("/v1/admin/rounds", json={})).json()

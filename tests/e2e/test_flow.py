@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.support import Org, Roster, answers_for, poll, submit
+from tests.e2e.support import Auth, Org, Roster, answers_for, poll, submit
 from wellpulse.devstack.stack import Services
 
 
@@ -17,15 +17,19 @@ def _answer(stack: Services, roster: Roster, pulse: dict[str, Any], unit: str, c
         assert answer.status_code == 202, answer.text
 
 
-def _week(stack: Services, unit: str, iso_week: str) -> dict[str, Any]:
-    trend = httpx.get(f"{stack.url('reporting')}/v1/units/{unit}/trends", params={"to_week": iso_week, "weeks": 1})
+def _week(stack: Services, auth: Auth, unit: str, iso_week: str) -> dict[str, Any]:
+    trend = httpx.get(
+        f"{stack.url('reporting')}/v1/units/{unit}/trends",
+        params={"to_week": iso_week, "weeks": 1},
+        headers=auth.leader(unit),
+    )
     assert trend.status_code == 200, trend.text
     week: dict[str, Any] = trend.json()["weeks"][0]
     return week
 
 
 def test_responses_become_a_trend_and_small_groups_stay_hidden(
-    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
+    stack: Services, auth: Auth, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
     big, small, parent = f"{uid}-big", f"{uid}-small", f"{uid}-dir"
     org.add((parent, None, 0), (big, parent, 10), (small, parent, 4))
@@ -33,7 +37,7 @@ def test_responses_become_a_trend_and_small_groups_stay_hidden(
     _answer(stack, roster, pulse, small, 2, leaving=False)
 
     whole = poll(
-        lambda: _week(stack, parent, pulse["iso_week"]),
+        lambda: _week(stack, auth, parent, pulse["iso_week"]),
         lambda w: w["respondents"] == 8,
         "respondents counted for the parent unit",
     )
@@ -44,10 +48,10 @@ def test_responses_become_a_trend_and_small_groups_stay_hidden(
     assert all(f["mean"] == 3.0 and f["n"] == 8 for f in scales.values())
     assert whole["measures"]["family:intends_to_leave"]["mean"] == 0.0
 
-    shown = _week(stack, big, pulse["iso_week"])
+    shown = _week(stack, auth, big, pulse["iso_week"])
     assert shown["respondents"] == 6
     assert shown["suppressed"] is False
-    hidden = _week(stack, small, pulse["iso_week"])
+    hidden = _week(stack, auth, small, pulse["iso_week"])
     assert hidden == {
         "iso_week": pulse["iso_week"],
         "suppressed": True,
@@ -58,7 +62,7 @@ def test_responses_become_a_trend_and_small_groups_stay_hidden(
 
 
 def test_an_alert_names_the_smallest_unit_with_k_answers(
-    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
+    stack: Services, auth: Auth, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
     parent, left, right = f"{uid}-dir", f"{uid}-left", f"{uid}-right"
     org.add((parent, None, 0), (left, parent, 5), (right, parent, 5))
@@ -67,8 +71,9 @@ def test_an_alert_names_the_smallest_unit_with_k_answers(
         _answer(stack, roster, pulse, team, 3, leaving=True)
 
     def ours() -> list[dict[str, Any]]:
-        alerts = httpx.get(f"{stack.url('alerts')}/v1/alerts").json()
-        return [a for a in alerts if a["unit_id"].startswith(uid)]
+        alerts = httpx.get(f"{stack.url('alerts')}/v1/alerts", headers=auth.hr(parent)).json()
+        assert all(a["unit_id"].startswith(uid) for a in alerts), "hr sees only alerts within its scope"
+        return list(alerts)
 
     [alert] = poll(ours, lambda found: len(found) >= 1, "an intent-to-leave alert for the parent")
     assert alert["unit_id"] == parent
@@ -80,7 +85,7 @@ def test_an_alert_names_the_smallest_unit_with_k_answers(
 
 
 def test_bad_submissions_are_refused_with_every_problem_named(
-    stack: Services, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
+    stack: Services, auth: Auth, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
 ) -> None:
     team = f"{uid}-team"
     org.add((team, None, 5))
@@ -99,7 +104,7 @@ def test_bad_submissions_are_refused_with_every_problem_named(
 
     assert submit(intake, "x" * 43, {}).status_code == 404
     assert submit(intake, "not-a-token", {}).status_code == 404
-    not_found = httpx.get(f"{stack.url('reporting')}/v1/units/{uid}-nope/trends")
+    not_found = httpx.get(f"{stack.url('reporting')}/v1/units/{uid}-nope/trends", headers=auth.leader(f"{uid}-nope"))
     assert not_found.status_code == 404
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.e2e.support import Org, Roster, answers_for, true_ends
+from tests.e2e.support import Auth, Org, Roster, answers_for, true_ends
 from wellpulse.common.topics import PULSE_RESPONSES
 from wellpulse.devstack.stack import Infrastructure, Services
 
@@ -52,25 +52,29 @@ async def test_one_token_fired_at_once_is_accepted_exactly_once(
     assert await _records_for(infrastructure.kafka_bootstrap, team, settle_after=1) == 1
 
 
-def test_closing_a_round_closes_its_links(stack: Services, org: Org, roster: Roster, uid: str) -> None:
+def test_closing_a_round_closes_its_links(stack: Services, auth: Auth, org: Org, roster: Roster, uid: str) -> None:
     team = f"{uid}-closing"
     org.add((team, None, 5))
     intake = stack.url("pulse-intake")
-    past = httpx.post(f"{intake}/v1/admin/rounds", json={"iso_week": "2021-W07"}).json()
+    past = httpx.post(f"{intake}/v1/admin/rounds", json={"iso_week": "2021-W07"}, headers=auth.admin).json()
     [token] = roster.tokens(past["pulse_id"], team, 1)
     assert httpx.get(f"{intake}/p/{token}").status_code == 200
 
-    closed = httpx.post(f"{intake}/v1/admin/rounds/{past['pulse_id']}/close")
+    closed = httpx.post(f"{intake}/v1/admin/rounds/{past['pulse_id']}/close", headers=auth.admin)
     assert closed.json()["status"] == "closed"
     page = httpx.get(f"{intake}/p/{token}")
     assert page.status_code == 410
     answer = httpx.post(f"{intake}/v1/responses", json={"token": token, "answers": {}})
     assert answer.status_code == 410
-    more = httpx.post(f"{intake}/v1/admin/rounds/{past['pulse_id']}/links", json={"delivery": "csv"})
+    more = httpx.post(
+        f"{intake}/v1/admin/rounds/{past['pulse_id']}/links", json={"delivery": "csv"}, headers=auth.admin
+    )
     assert more.status_code == 410
 
 
-def test_a_roster_with_bad_rows_is_refused_whole(stack: Services, org: Org, roster: Roster, uid: str) -> None:
+def test_a_roster_with_bad_rows_is_refused_whole(
+    stack: Services, auth: Auth, org: Org, roster: Roster, uid: str
+) -> None:
     team = f"{uid}-roster"
     org.add((team, None, 5))
     roster.add(team, 1)  # what is there before must still be there after
@@ -86,15 +90,16 @@ def test_a_roster_with_bad_rows_is_refused_whole(stack: Services, org: Org, rost
         ]
     )
     intake = stack.url("pulse-intake")
-    refused = httpx.put(f"{intake}/v1/admin/roster", content=bad, headers={"Content-Type": "text/csv"})
+    refused = httpx.put(f"{intake}/v1/admin/roster", content=bad, headers={"Content-Type": "text/csv", **auth.admin})
     assert refused.status_code == 422
     problems = [(e["line"], e["column"]) for e in refused.json()["errors"]]
     assert problems == [(3, "email"), (4, "unit_id"), (5, "email"), (6, "email"), (7, "unit_id")]
     # Nothing was imported: an address only the refused file had is not on the roster.
-    past = httpx.post(f"{intake}/v1/admin/rounds", json={"iso_week": "2021-W08"}).json()
+    past = httpx.post(f"{intake}/v1/admin/rounds", json={"iso_week": "2021-W08"}, headers=auth.admin).json()
     minted = httpx.post(
         f"{intake}/v1/admin/rounds/{past['pulse_id']}/links",
         json={"delivery": "csv", "emails": ["fine@example.org"]},
+        headers=auth.admin,
     )
     assert minted.status_code == 422
     assert minted.json()["unknown"] == ["fine@example.org"]

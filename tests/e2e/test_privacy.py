@@ -82,7 +82,9 @@ def test_nothing_kept_links_an_address_to_a_link_or_a_response(
     people = roster.add(team, 10)
     intake = stack.url("pulse-intake")
     issued = httpx.post(
-        f"{intake}/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "email", "emails": people}
+        f"{intake}/v1/admin/rounds/{pulse['pulse_id']}/links",
+        json={"delivery": "email", "emails": people},
+        headers=org.admin,
     )
     assert issued.status_code == 200, issued.text
     assert issued.json() == {"minted": 10, "sent": 10, "failed": []}

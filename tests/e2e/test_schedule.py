@@ -9,14 +9,15 @@ from datetime import date
 import httpx
 import pytest
 
-from tests.e2e.support import LonelyIntake, Mailbox, poll, standalone_intake
+from tests.e2e.support import Auth, LonelyIntake, Mailbox, poll, standalone_intake
 from wellpulse.common.events import iso_week_of
 
 
 @pytest.fixture
-async def scheduled_intake(fresh_database: str, mailbox: Mailbox) -> AsyncIterator[LonelyIntake]:
+async def scheduled_intake(fresh_database: str, mailbox: Mailbox, auth: Auth) -> AsyncIterator[LonelyIntake]:
     async with standalone_intake(
         fresh_database,
+        auth.issuer_url,
         {
             "INTAKE_SCHEDULE_ENABLED": "true",
             "INTAKE_SCHEDULE_INTERVAL_SECONDS": "0.5",
@@ -29,10 +30,10 @@ async def scheduled_intake(fresh_database: str, mailbox: Mailbox) -> AsyncIterat
 
 
 async def test_the_schedule_opens_the_week_sends_links_and_closes_the_past(
-    scheduled_intake: LonelyIntake, mailbox: Mailbox
+    scheduled_intake: LonelyIntake, mailbox: Mailbox, auth: Auth
 ) -> None:
     people = [f"scheduled-{i}@example.org" for i in range(3)]
-    async with httpx.AsyncClient(base_url=scheduled_intake.intake.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=scheduled_intake.intake.url, timeout=30, headers=auth.admin) as client:
         units = {"units": [{"unit_id": "sched", "parent_id": None, "name": "Sched", "headcount": 3}]}
         assert (await client.put("/v1/admin/org-units", json=units)).status_code == 200
         old = (await client.post("/v1/admin/rounds", json={"iso_week": "2024-W10"})).json()
@@ -48,7 +49,9 @@ async def test_the_schedule_opens_the_week_sends_links_and_closes_the_past(
     week = iso_week_of(date.today())
     assert all(week in m.get("Subject", "") for p in people for m in mailbox.messages[p])
     closed = poll(
-        lambda: httpx.get(f"{scheduled_intake.intake.url}/v1/admin/rounds/{old['pulse_id']}").json(),
+        lambda: httpx.get(
+            f"{scheduled_intake.intake.url}/v1/admin/rounds/{old['pulse_id']}", headers=auth.admin
+        ).json(),
         lambda r: r["status"] == "closed",
         "the earlier round closed",
     )

@@ -156,7 +156,9 @@ def test_invalid_json_reports_the_line_of_the_mistake() -> None:
     assert problems[0].reason.startswith("not valid JSON")
 
 
-@pytest.mark.parametrize("document", ['{"unit": []}', '"units"', "42", '{"units": {"org": {}}}'])
+@pytest.mark.parametrize(
+    "document", ['{"unit": []}', '"units"', "42", '{"units": {"org": {}}}', '{"units": [], "roster": []}']
+)
 def test_json_without_a_list_of_units_is_refused(document: str) -> None:
     problems = problems_of(document, parse_org_json)
 
@@ -189,3 +191,30 @@ def test_nothing_is_returned_when_one_row_is_bad() -> None:
     problems = problems_of(text, parse_org_csv)
 
     assert [(p.line, p.column) for p in problems] == [(6, "headcount")]
+
+
+@pytest.mark.parametrize(
+    ("text", "media_type"),
+    [
+        ("[]", "application/json"),
+        ('{"units": []}', "application/json"),
+        ("unit_id,parent_id,name,headcount\n", "text/csv"),
+    ],
+)
+def test_a_file_with_no_units_is_refused_rather_than_emptying_the_tree(text: str, media_type: str) -> None:
+    with pytest.raises(FileInvalid) as refused:
+        parse_org(text, media_type)
+    [problem] = refused.value.problems
+    assert "nothing to import" in problem.reason
+
+
+def test_a_name_with_a_control_character_and_an_impossible_headcount_are_named() -> None:
+    entries = [
+        {"unit_id": "org", "parent_id": None, "name": "Org\x00", "headcount": 10},
+        {"unit_id": "team", "parent_id": "org", "name": "Team", "headcount": 2**80},
+        {"unit_id": "other", "parent_id": "org", "name": "Other", "headcount": False},
+    ]
+    problems = problems_of(json.dumps(entries), parse_org_json)
+
+    assert [(p.line, p.column) for p in problems] == [(1, "name"), (2, "headcount"), (3, "headcount")]
+    assert "control character" in problems[0].reason

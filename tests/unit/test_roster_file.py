@@ -48,3 +48,14 @@ def test_a_missing_column_is_named() -> None:
     with pytest.raises(FileInvalid) as caught:
         parse_roster("address,unit_id\na@example.org,team-a\n", "text/csv", UNITS)
     assert [(p.line, p.column) for p in caught.value.problems] == [(1, "email")]
+
+
+@pytest.mark.parametrize(
+    ("text", "media_type"), [('{"roster": []}', "application/json"), ("email,unit_id\n", "text/csv")]
+)
+def test_a_roster_with_nobody_on_it_is_refused(text: str, media_type: str) -> None:
+    with pytest.raises(FileInvalid) as refused:
+        parse_roster(text, media_type, {"team"})
+    assert [p.reason for p in refused.value.problems] == [
+        "nothing to import: the file has no rows, and importing it would remove everything"
+    ]

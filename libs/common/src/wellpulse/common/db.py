@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,10 +21,38 @@ from wellpulse.common.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=settings.database_pool_size)
-    assert pool is not None
-    return pool
+@dataclass
+class Database:
+    """One service's schema and connection pool; the pool is opened by the service's lifespan."""
+
+    schema: str
+    migrations: Path
+    _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    async def open(self, settings: ServiceSettings) -> None:
+        if settings.migrate_on_start:
+            await apply_migrations_async(settings.database_dsn, self.schema, self.migrations)
+        self._pool = await asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=settings.database_pool_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not open yet (the app has not started)")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A unit of work: commits when the block ends, rolls back when anything escapes it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
 
 
 def apply_migrations(dsn: str, schema: str, migrations: Path) -> list[str]:

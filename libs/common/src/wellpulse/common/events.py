@@ -24,6 +24,19 @@ IsoWeek = Annotated[
     AfterValidator(_real_iso_week),
 ]
 UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+# Control characters other than tab and line breaks are never text a person wrote, and PostgreSQL
+# cannot store NUL at all.
+CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
+
+
+def _no_control_characters(value: str) -> str:
+    if not CONTROL_CHARACTERS.isdisjoint(value):
+        raise ValueError("contains a control character (such as NUL): remove it")
+    return value
+
+
+# Text a person reads: names, descriptions, contact details.
+Text = Annotated[str, AfterValidator(_no_control_characters)]
 
 # Derived event ids are UUIDv5 in this namespace, so reprocessing an input yields the same output id
 # and every consumer's idempotent write absorbs the duplicate.
@@ -118,8 +131,9 @@ class OrgUnit(Payload):
 
     unit_id: UnitId
     parent_id: UnitId | None
-    name: str = Field(min_length=1, max_length=200)
-    headcount: int = Field(ge=0)
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    # The people a unit's response rates count; the largest employers have about 1.5 million.
+    headcount: int = Field(ge=0, le=10_000_000)
 
 
 Answer = int | str

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match, Route
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of every service is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class Problem(Exception):
+    """Raise to answer with problem+json: ``title`` names the problem, ``detail`` says what to do."""
+
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.headers = dict(headers or {})
+        self.extra = extra
 
 
 def problem(
@@ -20,7 +46,16 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry for a problem+json answer."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ProblemDetails.model_json_schema()}}}
+
+
+def install_problem_handlers(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
+    """Every error as problem+json. ``routes``: all the app's routes, so a 405 can list in ``Allow``
+    every method the path takes (Starlette names only those of the first route that matched)."""
+    known = list(routes)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         # Never echo the submitted values back: they may be wellbeing answers.
@@ -33,11 +68,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = {
+                method
+                for route in known
+                if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL
+                for method in route.methods or ()
+            }
+            if allowed:
+                headers["Allow"] = ", ".join(sorted(allowed))
+        return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), headers=headers)
 
-
-def _title(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase
+    @app.exception_handler(Problem)
+    async def raised_problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)

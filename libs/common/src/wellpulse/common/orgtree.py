@@ -1,7 +1,7 @@
 """The org-tree projection consumers keep from ``org.units``: one row a unit, removed on a tombstone.
 
 Alerts and reporting each keep their own copy in their own schema (``<schema>.org_units``, created
-by their migrations); this module is the one piece of SQL that maintains it.
+by their migrations); this module is the one piece of SQL that maintains and climbs it.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 from aiokafka import ConsumerRecord
 
+from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.kafka import DeadLetters
 
@@ -26,10 +26,41 @@ WITH RECURSIVE subtree AS (
 )
 """
 
+# Every unit under any of the units in $1 (a text[]), those units included; removed units too,
+# so what was recorded about a unit before it was removed stays within its old parent's scope.
+SCOPE_CTE = """
+WITH RECURSIVE scope AS (
+    SELECT unnest($1::text[]) AS unit_id
+    UNION
+    SELECT u.unit_id FROM {schema}.org_units u JOIN scope s ON u.parent_id = s.unit_id
+)
+"""
+
+
+class OrgTreeProjection:
+    """The tree as this service has it; what the auth seam climbs to decide scope."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._query = f"""
+            WITH RECURSIVE chain AS (
+                SELECT unit_id, parent_id, 0 AS depth FROM {database.schema}.org_units
+                WHERE unit_id = $1 AND NOT removed
+                UNION ALL
+                SELECT u.unit_id, u.parent_id, c.depth + 1
+                FROM {database.schema}.org_units u JOIN chain c ON u.unit_id = c.parent_id
+                WHERE c.depth < 64
+            )
+            SELECT unit_id FROM chain ORDER BY depth
+        """
+
+    async def ancestors(self, unit_id: str) -> list[str]:
+        """The unit and its ancestors, nearest first; empty when the unit is unknown or removed."""
+        return [r["unit_id"] for r in await self._database.pool.fetch(self._query, unit_id)]
+
 
 async def apply_org_records(
-    pool: asyncpg.Pool,
-    schema: str,
+    database: Database,
     records: Sequence[ConsumerRecord[Any, Any]],
     dead_letters: DeadLetters,
 ) -> None:
@@ -51,7 +82,8 @@ async def apply_org_records(
         return
     upserts = [u for u in latest.values() if u is not None]
     removed = [unit_id for unit_id, u in latest.items() if u is None]
-    async with pool.acquire() as conn, conn.transaction():
+    schema = database.schema
+    async with database.transaction() as conn:
         await conn.executemany(
             f"""
             INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount, removed)

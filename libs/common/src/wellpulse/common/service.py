@@ -2,6 +2,7 @@
 
 A service hands ``service_app`` its broker (subscribers and publishers already declared), its
 routers and its readiness checks; the lifespan here migrates, connects, starts and stops them.
+A service whose settings name an OIDC issuer gets the shared token checking (``app.state``).
 """
 
 from __future__ import annotations
@@ -12,43 +13,28 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from wellpulse.common.db import apply_migrations, apply_migrations_async, create_pool
+from wellpulse.common.auth.authenticator import Authenticator
+from wellpulse.common.auth.dependencies import OrgTree
+from wellpulse.common.auth.settings import OidcSettings
+from wellpulse.common.db import Database, apply_migrations
 from wellpulse.common.http import install_problem_handlers
 from wellpulse.common.kafka import ensure_topics
-from wellpulse.common.settings import ServiceSettings
+from wellpulse.common.limits import BodyLimit, BodyLimits, bounded_http_protocol
+from wellpulse.common.openapi import document_answers
+from wellpulse.common.settings import ConfigurationError, ServiceSettings
 from wellpulse.common.telemetry import ReadinessCheck, Telemetry, health_router
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
-
-
-@dataclass
-class Database:
-    """The pool is opened by the lifespan; handlers reach it through this holder."""
-
-    schema: str
-    migrations: Path
-    _pool: asyncpg.Pool | None = field(default=None, repr=False)
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("the database pool is not open yet (the app has not started)")
-        return self._pool
-
-    async def ping(self) -> None:
-        await self.pool.fetchval("SELECT 1")
 
 
 def service_app(
@@ -62,17 +48,23 @@ def service_app(
     # Jobs that run beside the subscribers until shutdown (e.g. an outbox relay).
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    # The tree scope checks climb (the service's own projection of org.units).
+    org_tree: OrgTree | None = None,
+    # Larger body caps for the routes that take a file: (method, path) -> bytes.
+    body_caps: Mapping[tuple[str, str], int] | None = None,
     description: str = "",
 ) -> FastAPI:
+    authenticator = Authenticator(settings, service, telemetry.registry) if isinstance(settings, OidcSettings) else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(telemetry.shutdown)
+            if authenticator is not None:
+                stack.push_async_callback(authenticator.close)
             if database is not None:
-                if settings.migrate_on_start:
-                    await apply_migrations_async(settings.database_dsn, database.schema, database.migrations)
-                database._pool = await create_pool(settings)
-                stack.push_async_callback(database.pool.close)
+                await database.open(settings)
+                stack.push_async_callback(database.close)
             await ensure_topics(settings)
             await broker.start()
             stack.push_async_callback(broker.stop)
@@ -97,8 +89,11 @@ def service_app(
         description=description,
         lifespan=lifespan,
     )
-    install_problem_handlers(app)
-    app.include_router(health_router(telemetry, checks))
+    app.state.authenticator = authenticator
+    app.state.org_tree = org_tree
+    app.add_middleware(BodyLimit, limits=BodyLimits(settings.max_body_bytes, dict(body_caps or {})))
+    health = health_router(telemetry, checks)
+    app.include_router(health)
     for router in routers:
         app.include_router(router)
 
@@ -108,6 +103,8 @@ def service_app(
     async def asyncapi_document() -> Any:
         return asyncapi.to_specification().to_jsonable()
 
+    install_problem_handlers(app, [route for router in (health, *routers) for route in router.routes])
+    document_answers(app, routers)
     return app
 
 
@@ -128,17 +125,22 @@ def run_cli(
     parser = argparse.ArgumentParser(prog=f"wellpulse-{service}")
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args()
-    settings = settings_type()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command == "migrate":
-        if schema is None or migrations is None:
-            parser.exit(0, f"{service} keeps no database schema; nothing to migrate\n")
-        applied = apply_migrations(settings.database_dsn, schema, migrations)
-        parser.exit(0, f"{service}: {len(applied)} migration(s) applied\n")
+    try:
+        settings = settings_type()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        if args.command == "migrate":
+            if schema is None or migrations is None:
+                parser.exit(0, f"{service} keeps no database schema; nothing to migrate\n")
+            applied = apply_migrations(settings.database_dsn, schema, migrations)
+            parser.exit(0, f"{service}: {len(applied)} migration(s) applied\n")
+        app = build(settings)
+    except ConfigurationError as exc:
+        parser.exit(2, f"wellpulse-{service}: {exc}\n")
     uvicorn.run(
-        build(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines name the pulse link and, behind a proxy, an address
+        http=bounded_http_protocol(max_url_bytes=settings.max_url_bytes, max_head_bytes=settings.max_header_bytes),
     )

@@ -11,7 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEVELOPMENT_SECRETS = frozenset({"development-only-not-a-secret"})
 
 
-class DevelopmentSecretOutsideDevelopment(RuntimeError):
+class ConfigurationError(RuntimeError):
+    """A setting stops the service from starting; the message names it and says what to set.
+
+    Not a ValueError: pydantic would wrap that and print every input, real secrets too.
+    """
+
+
+class DevelopmentSecretOutsideDevelopment(ConfigurationError):
     """A secret still has the value that ships in the repository, outside development."""
 
 
@@ -39,6 +46,10 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    # Request size caps (413, 414, 431): a pulse answer is a few KiB; routes that take a file have their own.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_url_bytes: int = Field(default=8 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096)
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
 
@@ -53,7 +64,6 @@ class ServiceSettings(BaseSettings):
             if isinstance(value, SecretStr) and value.get_secret_value() in DEVELOPMENT_SECRETS
         ]
         if offending:
-            # Not a ValueError: pydantic would wrap that and print every input, real secrets too.
             raise DevelopmentSecretOutsideDevelopment(
                 f"{', '.join(offending)} still has the development default; set a real secret "
                 f"in the environment, or set {prefix}ENVIRONMENT=development on a laptop"

@@ -57,7 +57,16 @@ def health_router(telemetry: Telemetry, readiness: Mapping[str, ReadinessCheck])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": telemetry.service}
 
-    @router.get("/readyz", summary="Readiness: the database and the broker answer")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database and the broker answer",
+        responses={
+            503: {
+                "description": "Not ready: `failing` names what does not answer",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def readyz() -> JSONResponse:
         failures: dict[str, str] = {}
         for name, check in readiness.items():
@@ -69,7 +78,12 @@ def health_router(telemetry: Telemetry, readiness: Mapping[str, ReadinessCheck])
             return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
         return JSONResponse({"status": "ok", "checked": sorted(readiness)})
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 

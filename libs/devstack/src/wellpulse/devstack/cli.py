@@ -1,15 +1,19 @@
 """``wellpulse-dev run``: the whole stack on this machine, the demo loaded, until Ctrl-C.
+``wellpulse-dev token``: a signed token from the development issuer, for calling the APIs.
 ``wellpulse-dev demo``: load the demo into a stack that is already running (e.g. docker compose).
+``wellpulse-dev issuer``: the development issuer alone (docker compose runs it this way).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -17,34 +21,107 @@ import httpx
 
 from wellpulse.devstack.demo import ROOT, STRAINED_TEAM, load_demo
 from wellpulse.devstack.embedded import StackError
+from wellpulse.devstack.issuer import ROLES, DevIssuer, parse_ttl, sign
 from wellpulse.devstack.stack import Infrastructure, Services
 
 PROJECT = Path(__file__).resolve().parents[5]
+DEFAULT_FOLDER = PROJECT / ".devstack" / "run"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="wellpulse-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="start PostgreSQL, Tansu and the four services; load the demo")
+    run = commands.add_parser("run", help="start PostgreSQL, Tansu, the issuer and the four services; load the demo")
     run.add_argument("--no-demo", action="store_true", help="start empty")
     run.add_argument("--weeks", type=int, default=6, help="weeks of demo responses (default 6)")
-    run.add_argument("--folder", type=Path, default=PROJECT / ".devstack" / "run", help="data and logs")
+    run.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="data and logs")
     run.add_argument("--any-ports", action="store_true", help="free ports instead of 8001-8004")
+
+    token = commands.add_parser("token", help="print a token signed by the development issuer")
+    token.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
+    token.add_argument("--unit", action="append", default=[], help="a unit (and its subtree) in scope; repeatable")
+    token.add_argument("--ttl", default="8h", help="how long it is valid: 90s, 15m, 8h, 2d (default 8h)")
+    token.add_argument("--subject", help="the `sub` claim (default dev-<roles>)")
+    token.add_argument(
+        "--folder",
+        type=Path,
+        default=Path(os.environ.get("WELLPULSE_DEV_FOLDER", DEFAULT_FOLDER)),
+        help="the running stack's folder, or the issuer's own (default $WELLPULSE_DEV_FOLDER or .devstack/run)",
+    )
+
     demo = commands.add_parser("demo", help="load the demo into a running stack")
     demo.add_argument("--intake", default="http://127.0.0.1:8001")
     demo.add_argument("--reporting", default="http://127.0.0.1:8004")
     demo.add_argument("--alerts", default="http://127.0.0.1:8003")
     demo.add_argument("--weeks", type=int, default=6)
+    demo.add_argument(
+        "--token",
+        default=os.environ.get("WELLPULSE_TOKEN"),
+        help=f"a token with the admin, hr and leader roles for unit {ROOT} (default $WELLPULSE_TOKEN)",
+    )
+
+    issuer = commands.add_parser("issuer", help="run the development issuer alone (ENVIRONMENT=development)")
+    issuer.add_argument("--folder", type=Path, required=True, help="where its keys are kept")
+    issuer.add_argument("--host", default="127.0.0.1")
+    issuer.add_argument("--port", type=int, default=8005)
+    issuer.add_argument("--url", help="the issuer URL the services reach it at (default http://host:port)")
     args = parser.parse_args()
     try:
         if args.command == "run":
             run_stack(args.folder, demo=not args.no_demo, weeks=args.weeks, fixed_ports=not args.any_ports)
+        elif args.command == "token":
+            print(mint_token(args.folder, args.role, args.unit, args.ttl, args.subject))
+        elif args.command == "issuer":
+            serve_issuer(args.folder, args.host, args.port, args.url)
         else:
+            if not args.token:
+                parser.error(f"give a token with --token or $WELLPULSE_TOKEN (roles admin, hr and leader; unit {ROOT})")
             urls = {"pulse-intake": args.intake, "reporting": args.reporting, "alerts": args.alerts}
-            open_link = load_and_wait(urls, args.weeks)
+            open_link = load_and_wait(urls, args.weeks, Tokens(args.token, args.token, args.token))
             print(f"Answer this week's pulse as a member of staff (the link works once):\n  {open_link}")
     except StackError as exc:
         sys.exit(f"wellpulse-dev: {exc}")
+
+
+def mint_token(folder: Path, roles: list[str], units: list[str], ttl: str, subject: str | None) -> str:
+    try:
+        seconds = parse_ttl(ttl)
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
+    if not units and any(role != "admin" for role in roles):
+        raise StackError(f"a leader or hr token needs --unit <id> (the demo's root is {ROOT})")
+    return sign(_issuer_folder(folder), roles=roles, units=units, ttl_seconds=seconds, subject=subject)
+
+
+def _issuer_folder(folder: Path) -> Path:
+    """A stack's folder holds its issuer in ``issuer/``; an issuer's own folder holds ``issuer.json``."""
+    return folder if (folder / "issuer.json").exists() else folder / "issuer"
+
+
+def serve_issuer(folder: Path, host: str, port: int, url: str | None) -> None:
+    issuer = DevIssuer(folder, environment=os.environ.get("ENVIRONMENT"), host=host, port=port)
+    print(f"development issuer at {issuer.start(public_url=url)} (keys in {folder})", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        issuer.stop()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: str
+    hr: str
+    leader: str
+
+    @classmethod
+    def for_demo(cls, issuer_folder: Path) -> Tokens:
+        return cls(
+            admin=sign(issuer_folder, roles=["admin"]),
+            hr=sign(issuer_folder, roles=["hr"], units=[ROOT]),
+            leader=sign(issuer_folder, roles=["leader"], units=[ROOT]),
+        )
 
 
 def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> None:
@@ -53,16 +130,20 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
     # Explicit: a process started in the background may inherit an ignored SIGINT.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    print("Starting PostgreSQL and the broker...", flush=True)
+    print("Starting PostgreSQL, the broker and the development issuer...", flush=True)
     infrastructure = Infrastructure.start(folder)
     services = Services(infrastructure, folder / "logs", fixed_ports=fixed_ports)
     try:
-        print(f"  database {infrastructure.database_url}\n  kafka    {infrastructure.kafka_bootstrap}")
+        print(
+            f"  database {infrastructure.database_url}\n  kafka    {infrastructure.kafka_bootstrap}\n"
+            f"  issuer   {infrastructure.issuer.url}"
+        )
         print("Starting pulse-intake, scoring, alerts and reporting...", flush=True)
         services.start({"INTAKE_ORGANISATION_NAME": "Northshire Council (demo)"} if demo else None)
         urls = {name: services.url(name) for name in services.processes}
-        open_link = load_and_wait(urls, weeks) if demo else None
-        _print_urls(urls, folder, open_link)
+        tokens = Tokens.for_demo(infrastructure.issuer.folder)
+        open_link = load_and_wait(urls, weeks, tokens) if demo else None
+        _print_urls(urls, folder, open_link, tokens)
         while True:
             for name, process in services.processes.items():
                 if process.process and process.process.poll() is not None:
@@ -79,9 +160,9 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
         print("Everything this command started has stopped.", flush=True)
 
 
-def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> str:
+def load_and_wait(urls: dict[str, str], weeks: int, tokens: Tokens, timeout: float = 180.0) -> str:
     print(f"Loading the demo organisation and {weeks} weeks of responses...", flush=True)
-    loaded = asyncio.run(load_demo(urls["pulse-intake"], weeks=weeks))
+    loaded = asyncio.run(load_demo(urls["pulse-intake"], tokens.admin, weeks=weeks))
     print(
         f"  {loaded.units} units, {loaded.people} people on the roster, {loaded.responses} responses "
         f"through their one-time links for {loaded.weeks[0]}..{loaded.weeks[-1]}"
@@ -89,8 +170,10 @@ def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> s
     deadline = time.monotonic() + timeout
     trend_url = f"{urls['reporting']}/v1/units/{ROOT}/trends?weeks={weeks}"
     while time.monotonic() < deadline:
-        trend = httpx.get(trend_url, timeout=5.0)
-        alerts = httpx.get(f"{urls['alerts']}/v1/alerts", timeout=5.0)
+        trend = httpx.get(trend_url, headers=_bearer(tokens.leader), timeout=5.0)
+        alerts = httpx.get(f"{urls['alerts']}/v1/alerts", headers=_bearer(tokens.hr), timeout=5.0)
+        if trend.status_code in (401, 403) or alerts.status_code in (401, 403):
+            raise StackError(f"the services refused the demo's tokens: {trend.text} {alerts.text}")
         counted = sum(w["respondents"] or 0 for w in trend.json()["weeks"]) if trend.status_code == 200 else 0
         if counted >= loaded.responses and alerts.status_code == 200 and alerts.json():
             print(f"  reporting has counted all {counted}; alerts raised: {len(alerts.json())}")
@@ -99,17 +182,29 @@ def load_and_wait(urls: dict[str, str], weeks: int, timeout: float = 180.0) -> s
     raise StackError("the demo responses did not reach reporting and alerts in time; see the logs")
 
 
-def _print_urls(urls: dict[str, str], folder: Path, open_link: str | None) -> None:
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _print_urls(urls: dict[str, str], folder: Path, open_link: str | None, tokens: Tokens) -> None:
     intake, reporting, alerts = urls["pulse-intake"], urls["reporting"], urls["alerts"]
     if open_link:
         print(f"\nAnswer this week's pulse as a member of staff (the link works once):\n  {open_link}")
     print(
         f"""
-WellPulse is running. Open:
+WellPulse is running. Everything but the staff form needs a bearer token; these are valid for 8 hours,
+the hr and leader ones scoped to the whole organisation ({ROOT}):
+  export ADMIN_TOKEN={tokens.admin}
+  export HR_TOKEN={tokens.hr}
+  export LEADER_TOKEN={tokens.leader}
+  (more: .venv/bin/wellpulse-dev token --role leader --unit <unit id> [--folder {folder}])
+Then, for example:
+  curl -H "Authorization: Bearer $LEADER_TOKEN" {reporting}/v1/units/{ROOT}/trends
+Open:
   Trend for the whole organisation  {reporting}/v1/units/{ROOT}/trends
   Trend for a team under strain     {reporting}/v1/units/{STRAINED_TEAM}/trends
   Alerts for HR                     {alerts}/v1/alerts
-  API docs (OpenAPI)                {intake}/docs  {reporting}/docs  {alerts}/docs
+  API docs (OpenAPI; "Authorize" takes a token)  {intake}/docs  {reporting}/docs  {alerts}/docs
   Event contracts (AsyncAPI)        {intake}/asyncapi.json (and on every service)
   Metrics (Prometheus)              {urls["scoring"]}/metrics (and on every service)
   Logs                              {folder / "logs"}

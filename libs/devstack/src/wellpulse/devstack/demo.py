@@ -112,9 +112,11 @@ def demo_roster(units: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-async def load_demo(intake_url: str, *, weeks: int = 6, seed: int = 7, today: date | None = None) -> DemoLoaded:
-    """The whole staff path: import the org and roster, open a round for each of the last
-    ``weeks`` ISO weeks, mint its links (CSV, as for a mail merge) and answer through the form."""
+async def load_demo(
+    intake_url: str, admin_token: str, *, weeks: int = 6, seed: int = 7, today: date | None = None
+) -> DemoLoaded:
+    """The whole staff path: import the org and roster (as an admin), open a round for each of the
+    last ``weeks`` ISO weeks, mint its links (CSV, as for a mail merge) and answer through the form."""
     bank = load_bank()
     rng = random.Random(seed)
     units = demo_units(seed)
@@ -122,17 +124,20 @@ async def load_demo(intake_url: str, *, weeks: int = 6, seed: int = 7, today: da
     team_of = {p["email"]: p["unit_id"] for p in people}
     last = today or date.today()
     iso_weeks = [iso_week_of(last - timedelta(weeks=weeks - 1 - i)) for i in range(weeks)]
+    admin = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(base_url=intake_url, timeout=60.0) as client:
-        (await client.put("/v1/admin/org-units", json={"units": units})).raise_for_status()
-        (await client.put("/v1/admin/roster", json={"roster": people})).raise_for_status()
+        (await client.put("/v1/admin/org-units", json={"units": units}, headers=admin)).raise_for_status()
+        (await client.put("/v1/admin/roster", json={"roster": people}, headers=admin)).raise_for_status()
         submissions: list[tuple[str, dict[str, str]]] = []
         open_link = ""
         for index, week in enumerate(iso_weeks):
-            opened = await client.post("/v1/admin/rounds", json={"iso_week": week})
+            opened = await client.post("/v1/admin/rounds", json={"iso_week": week}, headers=admin)
             opened.raise_for_status()
             pulse = opened.json()
             codes = [item["code"] for item in pulse["items"]]
-            issued = await client.post(f"/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "csv"})
+            issued = await client.post(
+                f"/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "csv"}, headers=admin
+            )
             if issued.status_code == 409:
                 continue  # this round was answered by an earlier demo run against the same stack
             issued.raise_for_status()

@@ -1,5 +1,6 @@
-"""The whole stack: PostgreSQL, a broker and the four services, each from the environment when
-given (``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``) or started here on loopback."""
+"""The whole stack: PostgreSQL, a broker, the development issuer and the four services; the
+database and broker from the environment when given (``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``),
+otherwise started here on loopback."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wellpulse.devstack.embedded import EmbeddedPostgres, EmbeddedTansu
+from wellpulse.devstack.issuer import AUDIENCE, DevIssuer
 from wellpulse.devstack.processes import SERVICES, ServiceProcess
 
 
@@ -17,33 +19,39 @@ class Infrastructure:
     kafka_bootstrap: str
     # Tansu rejects idempotent producers; Apache Kafka wants them.
     kafka_idempotence: bool
+    # The OpenID Connect issuer whose tokens the services accept: a local one, in development.
+    issuer: DevIssuer
     postgres: EmbeddedPostgres | None = None
     tansu: EmbeddedTansu | None = None
 
     @classmethod
     def start(cls, root: Path) -> Infrastructure:
         postgres = tansu = None
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            postgres = EmbeddedPostgres(root / "postgres")
-            database_url = postgres.start()
-        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        issuer = DevIssuer(root / "issuer", environment="development")
+        issuer.start()
         try:
+            database_url = os.environ.get("DATABASE_URL")
+            if not database_url:
+                postgres = EmbeddedPostgres(root / "postgres")
+                database_url = postgres.start()
+            kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
             if not kafka:
                 tansu = EmbeddedTansu(root / "tansu")
                 kafka = tansu.start()
         except BaseException:
             if postgres:
                 postgres.stop()
+            issuer.stop()
             raise
         idempotence = os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "false" if tansu else "true")
-        return cls(database_url, kafka, idempotence.lower() == "true", postgres, tansu)
+        return cls(database_url, kafka, idempotence.lower() == "true", issuer, postgres, tansu)
 
     def stop(self) -> None:
         if self.tansu:
             self.tansu.stop()
         if self.postgres:
             self.postgres.stop()
+        self.issuer.stop()
 
     def service_env(self, prefix: str) -> dict[str, str]:
         return {
@@ -51,6 +59,8 @@ class Infrastructure:
             f"{prefix}DATABASE_URL": self.database_url,
             f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             f"{prefix}KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_idempotence).lower(),
+            f"{prefix}OIDC_ISSUER": self.issuer.url,
+            f"{prefix}OIDC_AUDIENCE": AUDIENCE,
             # Small batches and a short outbox interval keep a laptop demo lively.
             f"{prefix}OUTBOX_INTERVAL_SECONDS": "2",
         }

@@ -4,11 +4,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from wellpulse.alerts.handlers import hr_router, register
+from wellpulse.alerts.api import hr_router
+from wellpulse.alerts.handlers import register
 from wellpulse.alerts.settings import AlertsSettings
 from wellpulse.alerts.store import SCHEMA
+from wellpulse.common.db import Database
 from wellpulse.common.kafka import build_broker
-from wellpulse.common.service import Database, service_app
+from wellpulse.common.orgtree import OrgTreeProjection
+from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +29,7 @@ def build(settings: AlertsSettings) -> FastAPI:
         broker=broker,
         database=database,
         routers=[hr_router(database)],
+        org_tree=OrgTreeProjection(database),
         background=[relay_forever],
         description="Raises alerts when a unit crosses a threshold, naming only groups of at least k.",
     )

@@ -1,4 +1,4 @@
-"""Alerts' subscribers and HR routes: thin edges around ``rules`` and ``store``."""
+"""Alerts' subscribers and outbox relay: thin edges around ``rules`` and ``store``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from aiokafka import ConsumerRecord
-from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 from prometheus_client import Counter
@@ -17,6 +16,7 @@ from prometheus_client import Counter
 from wellpulse.alerts import store
 from wellpulse.alerts.rules import IntentToLeaveRule
 from wellpulse.alerts.settings import AlertsSettings
+from wellpulse.common.db import Database
 from wellpulse.common.events import (
     AlertRaised,
     Envelope,
@@ -27,7 +27,6 @@ from wellpulse.common.events import (
 )
 from wellpulse.common.kafka import DeadLetters, batch_subscriber, publish_events
 from wellpulse.common.orgtree import apply_org_records
-from wellpulse.common.service import Database
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_SCORED
 
@@ -71,7 +70,7 @@ def register(
             )
             for r in received
         }
-        async with database.pool.acquire() as conn, conn.transaction():
+        async with database.transaction() as conn:
             touched = await store.apply_counts(conn, list(deltas.values()))
             for unit_id, week_start in sorted(touched):
                 if await _evaluate(conn, rule, unit_id, week_start):
@@ -81,10 +80,10 @@ def register(
     @batch_subscriber(broker, ORG_UNITS, group_id=f"{GROUP}.org-units", settings=settings)
     async def track_org_units(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
         """Keep the org tree the rules climb when a unit is too small to name."""
-        await apply_org_records(database.pool, store.SCHEMA, records, dead_letters)
+        await apply_org_records(database, records, dead_letters)
 
     async def relay_outbox() -> None:
-        async with database.pool.acquire() as conn, conn.transaction():
+        async with database.transaction() as conn:
             rows = await store.claim_unpublished(conn)
             if not rows:
                 return
@@ -134,23 +133,3 @@ def _alert_event(row: Any) -> Envelope[AlertRaised]:
         subject=row["unit_id"],
         event_id=row["alert_id"],
     )
-
-
-def hr_router(database: Database) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["alerts"])
-
-    @router.get("/alerts", summary="Alerts, newest first")
-    async def list_alerts(
-        status: Literal["open", "acknowledged", "resolved"] | None = None,
-    ) -> list[dict[str, Any]]:
-        rows = await store.list_alerts(database.pool, status)
-        return [
-            {
-                **dict(r),
-                "window_start_week": iso_week_of(r["window_start"]),
-                "window_end_week": iso_week_of(r["window_end"]),
-            }
-            for r in rows
-        ]
-
-    return router

@@ -3,10 +3,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from wellpulse.common.settings import ServiceSettings
+from wellpulse.common.auth.settings import OidcSettings
 
 
-class AlertsSettings(ServiceSettings):
+class AlertsSettings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_")
 
     http_port: int = 8003

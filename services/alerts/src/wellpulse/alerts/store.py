@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import asyncpg
 
 from wellpulse.alerts.rules import Decision, WindowCounts
-from wellpulse.common.orgtree import SUBTREE_CTE
+from wellpulse.common.orgtree import SCOPE_CTE, SUBTREE_CTE
 
 SCHEMA = "alerts"
+AlertStatus = Literal["open", "acknowledged", "resolved"]
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,40 @@ async def mark_published(conn: asyncpg.Connection, alert_ids: Sequence[str]) -> 
     await conn.execute("UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", alert_ids)
 
 
-async def list_alerts(pool: asyncpg.Pool, status: str | None) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await pool.fetch(
-        """
-        SELECT alert_id, rule, unit_id, window_start, window_end, respondents, value, threshold,
-               status, raised_on
-        FROM alerts.alerts WHERE $1::text IS NULL OR status = $1
-        ORDER BY raised_on DESC, unit_id
+@dataclass(frozen=True)
+class AlertRow:
+    alert_id: str
+    rule: str
+    unit_id: str
+    window_start: date
+    window_end: date
+    respondents: int
+    value: float
+    threshold: float
+    status: AlertStatus
+    raised_on: date
+
+
+ALERT_COLUMNS = (
+    "alert_id::text, rule, unit_id, window_start, window_end, respondents, value, threshold, status, raised_on"
+)
+
+
+async def list_alerts(pool: asyncpg.Pool, scope_units: Sequence[str], status: str | None) -> list[AlertRow]:
+    """Alerts for units within the subtrees of ``scope_units``, newest first."""
+    rows = await pool.fetch(
+        SCOPE_CTE.format(schema=SCHEMA)
+        + f"""
+        SELECT {ALERT_COLUMNS} FROM alerts.alerts JOIN scope USING (unit_id)
+        WHERE $2::text IS NULL OR status = $2
+        ORDER BY raised_on DESC, unit_id, rule
         """,
+        list(scope_units),
         status,
     )
-    return rows
+    return [AlertRow(*r) for r in rows]
+
+
+async def get_alert(pool: asyncpg.Pool, alert_id: str) -> AlertRow | None:
+    row = await pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts.alerts WHERE alert_id = $1::uuid", alert_id)
+    return AlertRow(*row) if row else None

@@ -1,6 +1,7 @@
 """Org admins' routes: the org tree, the roster, rounds and their links, support signposts.
 
-Not yet authenticated (DESIGN.md: OIDC bearer tokens, role admin): keep this port private.
+Every route needs the admin role (organisation-wide); every change is audited. The workflows live
+in ``imports``, ``links`` and ``rounds``: a route checks who is asking, calls one, and answers.
 """
 
 from __future__ import annotations
@@ -11,36 +12,84 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import aiosmtplib
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from pydantic import BaseModel, ConfigDict, Field
 
+from wellpulse.common.audit import AuditTrail
+from wellpulse.common.auth import Principal, Role, not_found, require
 from wellpulse.common.bank import QuestionBank
-from wellpulse.common.events import Envelope, IsoWeek, iso_week_of
-from wellpulse.common.http import problem
-from wellpulse.common.service import Database
+from wellpulse.common.db import Database
+from wellpulse.common.events import IsoWeek, iso_week_of
+from wellpulse.common.http import Problem
+from wellpulse.common.openapi import problem_doc
 from wellpulse.intake import store
 from wellpulse.intake.files import FileInvalid
-from wellpulse.intake.links import LinkIssuer
+from wellpulse.intake.imports import import_org_tree, import_roster
+from wellpulse.intake.links import LinkIssuer, LinksRefused
 from wellpulse.intake.mail import Invitation, SmtpNotConfigured
 from wellpulse.intake.org import parse_org
-from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail
-from wellpulse.intake.roster import parse_roster
+from wellpulse.intake.publishing import BrokerUnavailable
 from wellpulse.intake.rounds import open_round_for_week
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.signposts import DEFAULT_SIGNPOSTS, Signposts
 
-SOURCE = "/wellpulse/pulse-intake"
+AdminUser = Annotated[Principal, require(Role.admin)]
 PulseId = Annotated[str, Path(max_length=64)]
-UPLOAD = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "object"}},
-        },
+
+
+def _upload(list_key: str, row: dict[str, Any], csv_header: str) -> dict[str, Any]:
+    rows = {"type": "array", "minItems": 1, "items": row}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string", "description": f"A header line `{csv_header}`, then rows"}},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            rows,
+                            {
+                                "type": "object",
+                                "required": [list_key],
+                                "properties": {list_key: rows},
+                                "additionalProperties": False,
+                            },
+                        ]
+                    }
+                },
+            },
+        }
     }
+
+
+ORG_UPLOAD = _upload(
+    "units",
+    {
+        "type": "object",
+        "required": ["unit_id", "name", "headcount"],
+        "properties": {
+            "unit_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64},
+            # Empty or null: the root.
+            "parent_id": {"type": ["string", "null"], "pattern": "^([A-Za-z0-9][A-Za-z0-9._-]*)?$", "maxLength": 64},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "headcount": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+        },
+    },
+    "unit_id,parent_id,name,headcount",
+)
+ROSTER_UPLOAD = _upload(
+    "roster",
+    {
+        "type": "object",
+        "required": ["email", "unit_id"],
+        "properties": {"email": {"type": "string", "format": "email"}, "unit_id": {"type": "string"}},
+    },
+    "email,unit_id",
+)
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: problem_doc("The broker did not acknowledge; nothing was changed; retry shortly")
 }
 
 
@@ -49,13 +98,19 @@ class RoundIn(BaseModel):
     iso_week: IsoWeek | None = Field(default=None, description="Default: the current ISO week")
 
 
+class RoundItem(BaseModel):
+    code: str
+    response: str
+    text: dict[str, str]
+
+
 class RoundOut(BaseModel):
     pulse_id: str
     iso_week: str
     status: str
     bank_version: str
     links_issued: int
-    items: list[dict[str, Any]]
+    items: list[RoundItem]
 
 
 class LinksIn(BaseModel):
@@ -63,8 +118,29 @@ class LinksIn(BaseModel):
     delivery: Literal["email", "csv"]
     emails: list[str] | None = Field(
         default=None,
+        max_length=100_000,
         description="Only these roster addresses (to re-send to people whose link did not arrive)",
     )
+
+
+class LinksEmailed(BaseModel):
+    minted: int
+    sent: int
+    failed: list[str] = Field(description="Addresses the mail server refused; re-send with `emails`")
+
+
+class OrgImported(BaseModel):
+    units: int
+    created_or_updated: int
+    removed: int
+    unchanged: int
+
+
+class RosterImported(BaseModel):
+    people: int
+    added_or_moved: int
+    removed: int
+    unchanged: int
 
 
 def admin_router(
@@ -73,8 +149,12 @@ def admin_router(
     bank: QuestionBank,
     org_out: DefaultPublisher,
     issuer: LinkIssuer,
+    audit: AuditTrail,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+    def change(user: Principal, action: str, target: str) -> Any:
+        return audit.change(user, Role.admin, action, target)
 
     @router.put(
         "/org-units",
@@ -83,47 +163,40 @@ def admin_router(
             "Columns/fields: unit_id, parent_id (empty for the root), name, headcount. Every "
             "problem is reported with its line; nothing is imported unless the whole file is good. "
             "Changes are published to org.units (a removed unit as a tombstone); re-importing the "
-            "same file changes nothing."
+            f"same file changes nothing. Up to {settings.max_import_bytes // (1024 * 1024)} MiB."
         ),
-        openapi_extra=UPLOAD,
+        openapi_extra=ORG_UPLOAD,
+        responses={
+            409: problem_doc("Units the file drops still have people on the roster; nothing was imported"),
+            422: problem_doc("The file has problems, each named with its line and column; nothing was imported"),
+            **UNAVAILABLE,
+        },
     )
-    async def import_org(request: Request) -> Any:
-        try:
-            units = parse_org(await _text(request), _media_type(request))
-        except FileInvalid as exc:
-            return _file_problem(exc, "The org file has problems; nothing was imported")
-        async with database.pool.acquire() as conn:
-            transaction = conn.transaction()
-            await transaction.start()
+    async def import_org(request: Request, user: AdminUser) -> OrgImported:
+        with change(user, "org.import", "org-tree") as entry:
             try:
-                changes = await store.replace_org_tree(conn, units)
-                events: list[tuple[str, Envelope[Any] | None]] = [
-                    (u.unit_id, Envelope.wrap(u, source=SOURCE, subject=u.unit_id)) for u in changes.upserted
-                ]
-                events += [(unit_id, None) for unit_id in changes.removed]
-                # Published before the commit: if the broker fails, nothing is stored and the
-                # import can simply be repeated.
-                await publish_or_fail(org_out, events, settings.kafka_publish_timeout_seconds)
-            except BaseException as exc:
-                await transaction.rollback()
-                if isinstance(exc, BrokerUnavailable):
-                    return _unavailable(settings)
-                if isinstance(exc, store.UnitsStillStaffed):
-                    return problem(
-                        409,
-                        "Units still have people on the roster; nothing was imported",
-                        "Import a roster that moves these people first: "
-                        + ", ".join(f"{unit} ({n})" for unit, n in exc.people.items()),
-                        units=exc.people,
-                    )
-                raise
-            await transaction.commit()
-        return {
-            "units": len(units),
-            "created_or_updated": len(changes.upserted),
-            "removed": len(changes.removed),
-            "unchanged": changes.unchanged,
-        }
+                units = parse_org(await _text(request), _media_type(request))
+            except FileInvalid as exc:
+                raise _file_problem(exc, "The org file has problems") from None
+            try:
+                changes = await import_org_tree(database, org_out, units, settings.kafka_publish_timeout_seconds)
+            except BrokerUnavailable:
+                raise _unavailable(settings) from None
+            except store.UnitsStillStaffed as exc:
+                raise Problem(
+                    409,
+                    "Units still have people on the roster; nothing was imported",
+                    "Import a roster that moves these people first: "
+                    + ", ".join(f"{unit} ({n})" for unit, n in exc.people.items()),
+                    units=exc.people,
+                ) from None
+            entry.update(units=len(units), created_or_updated=len(changes.upserted), removed=len(changes.removed))
+        return OrgImported(
+            units=len(units),
+            created_or_updated=len(changes.upserted),
+            removed=len(changes.removed),
+            unchanged=changes.unchanged,
+        )
 
     @router.put(
         "/roster",
@@ -131,106 +204,117 @@ def admin_router(
         description=(
             "Used only to send each person this week's link. Never published, never linked to a "
             "link or a response. Every bad row is reported with its line; nothing is imported "
-            "unless the whole file is good."
+            f"unless the whole file is good. Up to {settings.max_import_bytes // (1024 * 1024)} MiB."
         ),
-        openapi_extra=UPLOAD,
+        openapi_extra=ROSTER_UPLOAD,
+        responses={
+            422: problem_doc("The file has problems, each named with its line and column; nothing was imported")
+        },
     )
-    async def import_roster(request: Request) -> Any:
-        text, media_type = await _text(request), _media_type(request)
-        known = await store.known_unit_ids(database.pool)
-        try:
-            entries = parse_roster(text, media_type, known)
-        except FileInvalid as exc:
-            return _file_problem(exc, "The roster has problems; nothing was imported")
-        async with database.pool.acquire() as conn, conn.transaction():
-            changes = await store.replace_roster(conn, entries)
-        return {
-            "people": len(entries),
-            "added_or_moved": changes.added_or_moved,
-            "removed": changes.removed,
-            "unchanged": changes.unchanged,
-        }
+    async def put_roster(request: Request, user: AdminUser) -> RosterImported:
+        with change(user, "roster.import", "roster") as entry:
+            text, media_type = await _text(request), _media_type(request)
+            try:
+                people, changes = await import_roster(database, text, media_type)
+            except FileInvalid as exc:
+                raise _file_problem(exc, "The roster has problems") from None
+            entry.update(people=people, added_or_moved=changes.added_or_moved, removed=changes.removed)
+        return RosterImported(
+            people=people, added_or_moved=changes.added_or_moved, removed=changes.removed, unchanged=changes.unchanged
+        )
 
     @router.post("/rounds", status_code=201, summary="Open the pulse round for an ISO week")
-    async def open_round(body: RoundIn) -> RoundOut:
+    async def open_round(body: RoundIn, user: AdminUser) -> RoundOut:
         iso_week = body.iso_week or iso_week_of(date.today())
-        pulse = await open_round_for_week(database.pool, bank, iso_week, settings.max_items_per_pulse)
+        with change(user, "round.open", iso_week) as entry:
+            pulse = await open_round_for_week(database.pool, bank, iso_week, settings.max_items_per_pulse)
+            entry.update(pulse_id=pulse.pulse_id)
         return _round_out(pulse, bank)
 
-    @router.get("/rounds/{pulse_id}", summary="A round, its items and how many links were issued")
-    async def get_round(pulse_id: PulseId) -> RoundOut:
+    @router.get(
+        "/rounds/{pulse_id}",
+        summary="A round, its items and how many links were issued",
+        responses={404: problem_doc("No such round")},
+    )
+    async def get_round(pulse_id: PulseId, user: AdminUser) -> RoundOut:
         return _round_out(await _existing_round(pulse_id), bank)
 
-    @router.post("/rounds/{pulse_id}/close", summary="Close a round: its links stop working", response_model=RoundOut)
-    async def close_round(pulse_id: PulseId) -> RoundOut:
-        pulse = await store.close_round(database.pool, pulse_id)
-        if pulse is None:
-            raise HTTPException(404, f"no pulse round {pulse_id!r}")
+    @router.post(
+        "/rounds/{pulse_id}/close",
+        summary="Close a round: its links stop working",
+        responses={404: problem_doc("No such round")},
+    )
+    async def close_round(pulse_id: PulseId, user: AdminUser) -> RoundOut:
+        with change(user, "round.close", pulse_id):
+            pulse = await store.close_round(database.pool, pulse_id)
+            if pulse is None:
+                raise not_found("pulse round", pulse_id)
         return _round_out(pulse, bank)
 
     @router.post(
         "/rounds/{pulse_id}/links",
         summary="Mint one link per roster entry and email them, or export them as CSV",
+        response_model=LinksEmailed,
         description=(
             "Each link carries a fresh 256-bit token; only a keyed hash of it is kept, with the "
             "round and unit. Which link went to which address is never stored or logged: it exists "
             "only in the emails sent, or in the CSV returned by this call (for a mail merge)."
         ),
         responses={
-            409: {"description": "Links already issued for this round"},
-            502: {"description": "Mail server"},
+            200: {
+                "description": "Email: how many were sent. CSV: the links, one row per person (email, link)",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            404: problem_doc("No such round"),
+            409: problem_doc("Links already issued for this round, or email is not configured"),
+            410: problem_doc("The round has closed"),
+            502: problem_doc("The mail server failed; re-send with `emails`"),
         },
     )
-    async def issue_links(pulse_id: PulseId, body: LinksIn) -> Any:
-        pulse = await _existing_round(pulse_id)
-        if pulse.status != "open":
-            return problem(410, "Closed", f"pulse round {pulse_id!r} has closed")
-        if pulse.links_issued and body.emails is None:
-            return problem(
-                409,
-                "Links already issued",
-                f"{pulse.links_issued} links were already issued for this round. To re-send to "
-                "particular people, list their roster addresses in `emails`.",
-            )
-        entries = await store.roster(database.pool, body.emails)
-        if body.emails is not None:
-            unknown = sorted(set(body.emails) - {e.email for e in entries})
-            if unknown:
-                return problem(
-                    422,
-                    "Not on the roster",
-                    f"{len(unknown)} address(es) are not on the roster",
-                    unknown=unknown,
-                )
-        if not entries:
-            return problem(422, "Empty roster", "Import a roster first (PUT /v1/admin/roster).")
+    async def issue_links(pulse_id: PulseId, body: LinksIn, user: AdminUser) -> LinksEmailed | Response:
+        with change(user, "links.issue", pulse_id) as entry:
+            entry.update(delivery=body.delivery, resend_to=len(body.emails) if body.emails is not None else None)
+            pulse = await _existing_round(pulse_id)
+            try:
+                issued = await issuer.issue(pulse, body.delivery, body.emails)
+            except LinksRefused as exc:
+                raise Problem(exc.status, exc.title, exc.detail, **exc.extra) from None
+            except SmtpNotConfigured as exc:
+                raise Problem(409, "Email is not configured", str(exc)) from None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise Problem(502, "The mail server failed", f"{type(exc).__name__}; re-send with `emails`") from None
+            entry.update(minted=issued.minted, sent=issued.sent, failed=len(issued.failed))
         if body.delivery == "csv":
-            return _csv(await issuer.mint(pulse_id, entries))
-        try:
-            minted, report = await issuer.email(pulse, entries)
-        except SmtpNotConfigured as exc:
-            return problem(409, "Email is not configured", str(exc))
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return problem(502, "The mail server failed", f"{type(exc).__name__}; re-send with `emails`")
-        return {"minted": minted, "sent": report.sent, "failed": report.failed}
+            return _csv(issued.invitations)
+        return LinksEmailed(minted=issued.minted, sent=issued.sent, failed=issued.failed)
 
     async def _existing_round(pulse_id: str) -> store.Round:
         pulse = await store.get_round(database.pool, pulse_id)
         if pulse is None:
-            raise HTTPException(404, f"no pulse round {pulse_id!r}")
+            raise not_found("pulse round", pulse_id)
         return pulse
 
     @router.put("/signposts", summary="The support shown after answering (EAP, union, speak-up guardian)")
-    async def put_signposts(body: Signposts) -> Signposts:
-        await store.save_signposts(database.pool, body.model_dump_json())
+    async def put_signposts(body: Signposts, user: AdminUser) -> Signposts:
+        with change(user, "signposts.update", "signposts"):
+            await store.save_signposts(database.pool, body.model_dump_json())
         return body
 
     @router.get("/signposts", summary="The support shown after answering")
-    async def get_signposts() -> Signposts:
+    async def get_signposts(user: AdminUser) -> Signposts:
         document = await store.signposts_document(database.pool)
         return Signposts.model_validate_json(document) if document else DEFAULT_SIGNPOSTS
 
     return router
+
+
+def _file_problem(exc: FileInvalid, title: str) -> Problem:
+    return Problem(
+        422,
+        f"{title}; nothing was imported",
+        "; ".join(str(p) for p in exc.problems),
+        errors=[{"line": p.line, "column": p.column, "reason": p.reason} for p in exc.problems],
+    )
 
 
 def _csv(invitations: list[Invitation]) -> Response:
@@ -248,25 +332,18 @@ def _csv(invitations: list[Invitation]) -> Response:
 async def _text(request: Request) -> str:
     try:
         return (await request.body()).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(422, "The file is not UTF-8: save the export as UTF-8 and try again.") from exc
+    except UnicodeDecodeError:
+        raise Problem(
+            422, "The file is not UTF-8", "Save the export as UTF-8 and try again; nothing was imported."
+        ) from None
 
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip()
 
 
-def _file_problem(exc: FileInvalid, title: str) -> Response:
-    return problem(
-        422,
-        title,
-        "; ".join(str(p) for p in exc.problems),
-        errors=[{"line": p.line, "column": p.column, "reason": p.reason} for p in exc.problems],
-    )
-
-
-def _unavailable(settings: IntakeSettings) -> Response:
-    return problem(
+def _unavailable(settings: IntakeSettings) -> Problem:
+    return Problem(
         503,
         "Service Unavailable",
         "Could not record this right now and nothing was saved; please try again shortly.",
@@ -282,6 +359,6 @@ def _round_out(pulse: store.Round, bank: QuestionBank) -> RoundOut:
         bank_version=pulse.bank_version,
         links_issued=pulse.links_issued,
         items=[
-            {"code": code, "response": bank.item(code).response, "text": bank.item(code).text} for code in pulse.items
+            RoundItem(code=code, response=bank.item(code).response, text=bank.item(code).text) for code in pulse.items
         ],
     )

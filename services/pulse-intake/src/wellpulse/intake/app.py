@@ -4,10 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from wellpulse.common.audit import AuditTrail
 from wellpulse.common.bank import load_bank
+from wellpulse.common.db import Database
 from wellpulse.common.events import Envelope, OrgUnit, PulseResponseSubmitted
 from wellpulse.common.kafka import build_broker
-from wellpulse.common.service import Database, service_app
+from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES
 from wellpulse.intake.admin import admin_router
@@ -53,8 +55,12 @@ def build(settings: IntakeSettings) -> FastAPI:
         database=database,
         routers=[
             public_router(settings, database, bank, desk, pages),
-            admin_router(settings, database, bank, org_out, issuer),
+            admin_router(settings, database, bank, org_out, issuer, AuditTrail(telemetry.registry)),
         ],
+        body_caps={
+            ("PUT", "/v1/admin/org-units"): settings.max_import_bytes,
+            ("PUT", "/v1/admin/roster"): settings.max_import_bytes,
+        },
         background=[schedule.run_forever] if settings.schedule_enabled else [],
         description="One-time pulse links, the staff form, and anonymous responses onto Kafka; the "
         "org tree, roster and rounds for admins.",

@@ -1,5 +1,7 @@
 """``wellpulse-intake serve`` / ``migrate``, and admin commands that drive a running intake's API:
-``import-org FILE``, ``import-roster FILE``, ``open-round``, ``issue-links``, ``close-round``."""
+``import-org FILE``, ``import-roster FILE``, ``open-round``, ``issue-links``, ``close-round``.
+
+The admin commands send an admin's bearer token from ``$WELLPULSE_TOKEN`` or ``--token``."""
 
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ def admin(argv: list[str]) -> int:
         default=os.environ.get("WELLPULSE_INTAKE_URL", "http://127.0.0.1:8001"),
         help="the intake service (default $WELLPULSE_INTAKE_URL or http://127.0.0.1:8001)",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WELLPULSE_TOKEN"),
+        help="an admin's bearer token from your identity provider (default $WELLPULSE_TOKEN)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("import-org", "import-roster"):
         command = commands.add_parser(name, help=f"{name.replace('-', ' ')} from a .csv or .json file")
@@ -45,8 +52,11 @@ def admin(argv: list[str]) -> int:
     close = commands.add_parser("close-round", help="close a round; its links stop working")
     close.add_argument("pulse_id")
     args = parser.parse_args(argv)
+    if not args.token:
+        print(NO_CREDENTIALS, file=sys.stderr)
+        return 2
 
-    with httpx.Client(base_url=args.url, timeout=600.0) as client:
+    with httpx.Client(base_url=args.url, timeout=600.0, headers={"Authorization": f"Bearer {args.token}"}) as client:
         if args.command in ("import-org", "import-roster"):
             path: Path = args.file
             media_type = MEDIA_TYPES.get(path.suffix.lower())
@@ -71,12 +81,29 @@ def admin(argv: list[str]) -> int:
     return _report(answer)
 
 
+NO_CREDENTIALS = """wellpulse-intake: no token. The admin commands need an admin's bearer token:
+  export WELLPULSE_TOKEN=<a token with the admin role from your identity provider>
+or pass --token. On the development stack (make run):
+  export WELLPULSE_TOKEN=$(.venv/bin/wellpulse-dev token --role admin)"""
+
+
 def _report(answer: httpx.Response) -> int:
-    body = answer.json()
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {"title": f"HTTP {answer.status_code}", "detail": answer.text[:500]}
     if answer.is_success:
         print(_plain(body))
         return 0
     print(f"{body.get('title', answer.status_code)}: {body.get('detail', '')}", file=sys.stderr)
+    if answer.status_code == 401:
+        print(
+            "  The intake refused the token. Get a fresh one (they expire) and set WELLPULSE_TOKEN; "
+            "check it was issued for this service's audience and by the issuer it trusts.",
+            file=sys.stderr,
+        )
+    elif answer.status_code == 403:
+        print("  The token is valid but lacks the admin role: ask for a token with the admin role.", file=sys.stderr)
     for error in body.get("errors", []) if isinstance(body.get("errors"), list) else []:
         print(f"  line {error['line']}, {error['column']}: {error['reason']}", file=sys.stderr)
     return 1

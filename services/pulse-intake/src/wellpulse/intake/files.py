@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 Row = tuple[int, Mapping[str, object]]
+EMPTY = "nothing to import: the file has no rows, and importing it would remove everything"
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,25 @@ class FileInvalid(ValueError):
 
 
 def read_rows(text: str, media_type: str, columns: Sequence[str], list_key: str) -> list[Row]:
-    """Rows of a ``text/csv`` file (header line required) or a JSON list / ``{list_key: [...]}``."""
+    """Rows of a ``text/csv`` file (header line required) or a JSON list / ``{list_key: [...]}``.
+
+    A file with no rows is refused: importing it would replace everything with nothing.
+    """
     if media_type == "text/csv":
-        return _csv_rows(text, columns)
-    if media_type == "application/json":
-        return _json_rows(text, list_key)
-    raise FileInvalid([RowProblem(1, "(file)", "send text/csv or application/json")])
+        rows = _csv_rows(text, columns)
+    elif media_type == "application/json":
+        rows = _json_rows(text, list_key)
+    else:
+        raise FileInvalid([RowProblem(1, "(file)", "send text/csv or application/json")])
+    if not rows:
+        raise FileInvalid(
+            [
+                RowProblem(
+                    1, "(file)", "nothing to import: the file has no rows, and importing it would remove everything"
+                )
+            ]
+        )
+    return rows
 
 
 def _csv_rows(text: str, columns: Sequence[str]) -> list[Row]:
@@ -52,6 +66,14 @@ def _json_rows(text: str, list_key: str) -> list[Row]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileInvalid([RowProblem(exc.lineno, "(file)", f"not valid JSON: {exc.msg}")]) from exc
+    if isinstance(document, dict) and (unexpected := sorted(set(document) - {list_key})):
+        raise FileInvalid(
+            [
+                RowProblem(
+                    1, "(file)", f'unexpected key {", ".join(map(repr, unexpected))}: send {{"{list_key}": [...]}}'
+                )
+            ]
+        )
     entries = document.get(list_key) if isinstance(document, dict) else document
     if not isinstance(entries, list):
         raise FileInvalid([RowProblem(1, "(file)", f'expected a list or {{"{list_key}": [...]}}')])

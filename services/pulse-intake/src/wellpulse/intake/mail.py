@@ -43,7 +43,7 @@ This week's wellbeing pulse from {settings.organisation_name} takes under a minu
 {invitation.link}
 
 It is anonymous. The link works once and is not linked to your name or this address.
-Results are only ever shown for groups of at least five people. Every question is optional.
+Results are only ever shown for groups of at least {settings.min_group_size} people. Every question is optional.
 
 ---
 
@@ -54,7 +54,7 @@ Mae pwls lles yr wythnos hon gan {settings.organisation_name} yn cymryd llai na 
 {invitation.link}?lang=cy
 
 Mae'n ddienw. Mae'r ddolen yn gweithio unwaith ac nid yw'n gysylltiedig â'ch enw na'r cyfeiriad hwn.
-Dim ond ar gyfer grwpiau o bump neu fwy y dangosir canlyniadau. Mae pob cwestiwn yn ddewisol.
+Dim ond ar gyfer grwpiau o {settings.min_group_size} neu fwy y dangosir canlyniadau. Mae pob cwestiwn yn ddewisol.
 """
     )
     return message

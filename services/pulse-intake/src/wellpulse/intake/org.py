@@ -28,6 +28,9 @@ def check_units(rows: Iterable[tuple[int, Mapping[str, object]]]) -> list[OrgUni
         if fields["headcount"] is None:
             problems.append(RowProblem(line, "headcount", "every unit needs a headcount"))
             continue
+        if isinstance(fields["headcount"], bool):  # JSON true/false would otherwise pass as 1/0
+            problems.append(RowProblem(line, "headcount", "a headcount is a whole number of people"))
+            continue
         try:
             unit = OrgUnit.model_validate(fields)
         except ValidationError as exc:

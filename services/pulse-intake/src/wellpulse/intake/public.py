@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wellpulse.common.bank import QuestionBank
+from wellpulse.common.db import Database
 from wellpulse.common.http import problem
-from wellpulse.common.service import Database
+from wellpulse.common.openapi import problem_doc
 from wellpulse.intake import store
 from wellpulse.intake.responses import Outcome, ResponseDesk, Result
 from wellpulse.intake.settings import IntakeSettings
@@ -24,6 +25,28 @@ from wellpulse.intake.web import Pages, parse_form
 Lang = Literal["en", "cy"]
 Token = Annotated[str, Path(max_length=100, description="The one-time token from the link")]
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+PAGES: dict[int | str, dict[str, Any]] = {
+    200: _page("The form; or, for a link already used, a page that says so"),
+    404: _page("The link is not recognised"),
+    410: _page("The round has closed"),
+    503: _page("The answer could not be recorded right now; the link still works"),
+}
+LINK_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: problem_doc("Unknown link"),
+    409: problem_doc("This link has already been used"),
+    410: problem_doc("The round has closed"),
+}
+FORM_BODY = {
+    "requestBody": {
+        "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": True}}}
+    }
+}
 
 
 class ResponseIn(BaseModel):
@@ -60,7 +83,7 @@ def public_router(
             case _:
                 return html(pages.unknown_link(lang=lang), 404)
 
-    @router.get("/p/{token}", response_class=HTMLResponse, tags=["staff"], summary="This week's pulse")
+    @router.get("/p/{token}", response_class=HTMLResponse, tags=["staff"], summary="This week's pulse", responses=PAGES)
     async def open_form(token: Token, lang: Annotated[Lang, Query()] = "en") -> HTMLResponse:
         found = await desk.look_up(token)
         if found.outcome is not Outcome.accepted or found.link is None:
@@ -69,7 +92,14 @@ def public_router(
             pages.form(token=token, lang=lang, codes=found.link.pulse.items, iso_week=found.link.pulse.iso_week)
         )
 
-    @router.post("/p/{token}", response_class=HTMLResponse, tags=["staff"], summary="Send the pulse")
+    @router.post(
+        "/p/{token}",
+        response_class=HTMLResponse,
+        tags=["staff"],
+        summary="Send the pulse",
+        responses={**PAGES, 422: _page("Some answers need correcting: the form again, with each problem named")},
+        openapi_extra=FORM_BODY,
+    )
     async def send_form(token: Token, request: Request) -> HTMLResponse:
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         lang = form.get("lang", "en")
@@ -98,11 +128,7 @@ def public_router(
         "/v1/links/{token}",
         tags=["responses"],
         summary="The items behind a link, with their wording",
-        responses={
-            404: {"description": "Unknown link"},
-            409: {"description": "Already answered"},
-            410: {"description": "The round has closed"},
-        },
+        responses=LINK_PROBLEMS,
     )
     async def link_items(token: Token) -> Any:
         found = await desk.look_up(token)
@@ -127,11 +153,9 @@ def public_router(
             "Nothing about the sender is kept: no time finer than the day, no address, no user agent."
         ),
         responses={
-            404: {"description": "Unknown link"},
-            409: {"description": "This link has already been used"},
-            410: {"description": "The round has closed"},
-            422: {"description": "Invalid answers; every problem is listed"},
-            503: {"description": "Kafka unavailable; nothing saved; the link still works; retry later"},
+            **LINK_PROBLEMS,
+            422: problem_doc("Invalid answers; every problem is listed"),
+            503: problem_doc("Kafka unavailable; nothing saved; the link still works; retry later"),
         },
     )
     async def submit_response(body: ResponseIn) -> Any:

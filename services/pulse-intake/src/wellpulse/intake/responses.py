@@ -16,8 +16,8 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from prometheus_client import Counter
 
 from wellpulse.common.bank import InvalidAnswers, QuestionBank
+from wellpulse.common.db import Database
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, start_of_day
-from wellpulse.common.service import Database
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.intake import store
 from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail

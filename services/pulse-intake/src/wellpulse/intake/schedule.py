@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from wellpulse.common.bank import QuestionBank
+from wellpulse.common.db import Database
 from wellpulse.common.events import iso_week_of
-from wellpulse.common.service import Database
 from wellpulse.intake import store
 from wellpulse.intake.links import LinkIssuer
 from wellpulse.intake.rounds import open_round_for_week

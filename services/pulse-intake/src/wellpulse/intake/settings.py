@@ -5,10 +5,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from wellpulse.common.settings import ServiceSettings
+from wellpulse.common.auth.settings import OidcSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_")
 
     http_port: int = 8001
@@ -24,6 +24,8 @@ class IntakeSettings(ServiceSettings):
     # The form promises staff that results are shown only for groups of at least k: it must be the
     # k that reporting and alerts use.
     min_group_size: int = Field(default=5, ge=3, le=20)
+    # The body cap for the two imports (org tree, roster); every other route takes MAX_BODY_BYTES.
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Told to a client when the broker is unavailable and its response was not taken.
     retry_after_seconds: int = Field(default=30, ge=1)
 

@@ -6,10 +6,12 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wellpulse.common.events import Text
+
 # Every page is offered in both languages, so a signpost missing either would leave a gap on one.
 SIGNPOST_LANGUAGES = ("en", "cy")
 
-NonBlank = Annotated[str, Field(min_length=1, pattern=r"\S")]
+NonBlank = Annotated[Text, Field(min_length=1, max_length=2000, pattern=r"\S")]
 SignpostKind = Literal["employee_assistance", "union", "speak_up", "other"]
 
 

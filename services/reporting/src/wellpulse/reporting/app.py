@@ -4,10 +4,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from wellpulse.common.db import Database
 from wellpulse.common.kafka import build_broker
-from wellpulse.common.service import Database, service_app
+from wellpulse.common.orgtree import OrgTreeProjection
+from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
-from wellpulse.reporting.handlers import register, trends_router
+from wellpulse.reporting.api import trends_router
+from wellpulse.reporting.handlers import register
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
 
@@ -26,5 +29,7 @@ def build(settings: ReportingSettings) -> FastAPI:
         broker=broker,
         database=database,
         routers=[trends_router(settings, database)],
-        description="Aggregated trends for leaders; nothing shown for fewer than k respondents.",
+        org_tree=OrgTreeProjection(database),
+        description="Aggregated trends for leaders and HR, each within their part of the organisation; nothing "
+        "shown for fewer than k respondents.",
     )

@@ -3,10 +3,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from wellpulse.common.settings import ServiceSettings
+from wellpulse.common.auth.settings import OidcSettings
 
 
-class ReportingSettings(ServiceSettings):
+class ReportingSettings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTING_")
 
     http_port: int = 8004

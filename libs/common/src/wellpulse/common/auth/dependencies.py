@@ -1,0 +1,119 @@
+"""The one auth seam every router uses: who is calling, which role they need, whether a unit is theirs.
+
+    user: CurrentUser                                        # any valid token
+    user: Annotated[Principal, require(Role.admin)]          # 403 without the role (unscoped resources)
+    unit_id: Annotated[str, Depends(UnitInScope(Role.leader, Role.hr))]  # 404 outside the caller's scope
+    scope: Annotated[Scope, Depends(CallerScope(Role.hr))]   # ``await scope.covers(unit)`` in a handler
+
+Scope comes from the org tree the service keeps (``app.state.org_tree``), not from the token
+alone: a unit is the caller's when the unit or one of its ancestors is among the token's units.
+Outside the scope, and for a caller without the role, a scoped resource answers exactly as one
+that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from wellpulse.common.auth.authenticator import Authenticator
+from wellpulse.common.auth.principal import Principal, Role
+from wellpulse.common.http import Problem
+
+UNIT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+UnitIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT from the organisation's OpenID Connect provider (on a laptop: `wellpulse-dev token`).",
+)
+
+
+class OrgTree(Protocol):
+    async def ancestors(self, unit_id: str) -> Sequence[str]:
+        """The unit and its ancestors, nearest first; empty when the unit is unknown or removed."""
+        ...
+
+
+async def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.principal(credentials.credentials if credentials else None)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def not_found(what: str, identifier: str) -> Problem:
+    """The one answer for "no such thing" and "not yours": same status, title and body shape."""
+    return Problem(404, "Not Found", f"no {what} {identifier!r}")
+
+
+class RoleCheck:
+    """403 unless the caller holds one of the roles. For resources that are not scoped by unit."""
+
+    answers = 403
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request, user: CurrentUser) -> Principal:
+        if not user.has_any(self.roles):
+            request.app.state.authenticator.forbidden()
+            raise Problem(
+                403,
+                "Forbidden",
+                f"This needs the {' or '.join(sorted(self.roles))} role; the token grants "
+                f"{', '.join(sorted(user.roles)) or 'no WellPulse role'}.",
+                headers={"WWW-Authenticate": 'Bearer realm="wellpulse", error="insufficient_scope"'},
+            )
+        return user
+
+
+def require(*roles: Role) -> Any:
+    return Depends(RoleCheck(*roles))
+
+
+@dataclass(frozen=True)
+class Scope:
+    principal: Principal
+    roles: frozenset[Role]
+    tree: OrgTree
+
+    async def covers(self, unit_id: str) -> bool:
+        """Whether the caller may see this unit: the role, and the unit inside a unit they hold."""
+        ancestors = await self.tree.ancestors(unit_id)  # looked up either way: the same time class
+        return self.principal.has_any(self.roles) and not set(ancestors).isdisjoint(self.principal.units)
+
+
+class CallerScope:
+    """The caller's scope for the handler to check units against (``await scope.covers(unit_id)``)."""
+
+    answers = 404
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request, user: CurrentUser) -> Scope:
+        return Scope(user, self.roles, request.app.state.org_tree)
+
+
+class UnitInScope:
+    """The path's ``unit_id``, when the caller may see it; otherwise 404, as for a unit that does not exist."""
+
+    answers = 404
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, request: Request, unit_id: UnitIdPath, user: CurrentUser) -> str:
+        if not await Scope(user, self.roles, request.app.state.org_tree).covers(unit_id):
+            raise not_found("unit", unit_id)
+        return unit_id

@@ -1,0 +1,44 @@
+"""Reporting's HTTP API for leaders and HR: trends, within the caller's part of the organisation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from wellpulse.common.auth import Role, UnitInScope, not_found
+from wellpulse.common.db import Database
+from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
+from wellpulse.reporting import store
+from wellpulse.reporting.settings import ReportingSettings
+from wellpulse.reporting.trends import Trend, unit_trend
+
+# Trends are for leaders and HR, each within the units their token names.
+TrendUnit = Annotated[str, Depends(UnitInScope(Role.leader, Role.hr))]
+
+
+def trends_router(settings: ReportingSettings, database: Database) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["trends"])
+    k = settings.min_group_size
+
+    @router.get(
+        "/units/{unit_id}/trends",
+        summary="Weekly trends for a unit and everything below it",
+        description=(
+            f"Counts, means and spreads per ISO week. A week with fewer than k respondents is "
+            f"suppressed whole; a measure answered by fewer than k shows null. k = {k} here."
+        ),
+    )
+    async def unit_trends(
+        unit_id: TrendUnit,
+        to_week: Annotated[IsoWeek | None, Query(description="Last ISO week; default this week")] = None,
+        weeks: Annotated[int, Query(ge=1, le=104, description="How many weeks back")] = 12,
+    ) -> Trend:
+        unit = await store.unit_summary(database.pool, unit_id)
+        if unit is None:
+            raise not_found("unit", unit_id)
+        last = monday_of(to_week or iso_week_of(date.today()))
+        return await unit_trend(database, unit, last, weeks, k)
+
+    return router
