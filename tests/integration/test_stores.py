@@ -12,12 +12,14 @@ import pytest
 from wellpulse.alerts import store as alerts_store
 from wellpulse.alerts.app import MIGRATIONS as ALERTS_MIGRATIONS
 from wellpulse.alerts.rules import Decision
-from wellpulse.common.db import apply_migrations
+from wellpulse.common.db import Database, apply_migrations
 from wellpulse.common.events import OrgUnit
+from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
 from wellpulse.reporting import store as reporting_store
 from wellpulse.reporting.app import MIGRATIONS as REPORTING_MIGRATIONS
+from wellpulse.reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +136,41 @@ async def test_org_import_reports_only_what_changed(pool: asyncpg.Pool) -> None:
     assert (len(first.upserted), first.removed) == (2, [])
     assert (same.upserted, same.removed, same.unchanged) == ([], [], 2)
     assert ([u.unit_id for u in moved.upserted], moved.removed) == (["t2"], ["t1"])
+
+
+async def test_the_org_tree_projection_climbs_from_a_unit_to_the_root(fresh_database: str) -> None:
+    database = Database("reporting", REPORTING_MIGRATIONS)
+    await database.open(ReportingSettings(environment="development", database_url=fresh_database))
+    try:
+        await _tree(database.pool, "reporting")
+        tree = OrgTreeProjection(database)
+        assert await tree.ancestors("t1") == ["t1", "dir", "org"]
+        assert await tree.ancestors("org") == ["org"]
+        assert await tree.ancestors("not-in-tree") == []
+        await database.pool.execute("UPDATE reporting.org_units SET removed = true WHERE unit_id = 't2'")
+        assert await tree.ancestors("t2") == [], "a removed unit is no one's to see"
+    finally:
+        await database.close()
+
+
+async def test_alerts_are_listed_for_the_subtrees_in_scope_only(pool: asyncpg.Pool) -> None:
+    await _tree(pool, "alerts")
+    await pool.execute(
+        "INSERT INTO alerts.org_units (unit_id, parent_id, name, headcount) VALUES ('t3', 'org', 'T3', 9)"
+    )
+    async with pool.acquire() as conn:
+        for unit in ("t1", "t2", "t3"):
+            await alerts_store.raise_alert(conn, str(uuid.uuid4()), "r", Decision(unit, 6, 0.8), (WEEK, WEEK), 0.5)
+    await pool.execute("UPDATE alerts.org_units SET removed = true WHERE unit_id = 't2'")
+
+    async def units(scope: list[str]) -> list[str]:
+        return sorted(a.unit_id for a in await alerts_store.list_alerts(pool, scope, None))
+
+    assert await units(["org"]) == ["t1", "t2", "t3"]
+    assert await units(["dir"]) == ["t1", "t2"], "a removed unit's alerts stay with its old parent"
+    assert await units(["t3", "t1"]) == ["t1", "t3"]
+    assert await units(["nowhere"]) == []
+    assert await units([]) == []
+    [one] = await alerts_store.list_alerts(pool, ["t3"], "open")
+    assert await alerts_store.get_alert(pool, one.alert_id) == one
+    assert await alerts_store.list_alerts(pool, ["t3"], "resolved") == []

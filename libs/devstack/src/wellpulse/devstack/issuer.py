@@ -127,11 +127,11 @@ def sign(
     **claims: Any,
 ) -> str:
     """A token from the issuer in ``folder``, signed by its current key. ``claims`` override any claim."""
-    state = IssuerState.read(folder)
     roles = list(roles)
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise StackError(f"unknown role {', '.join(unknown)}: use {', '.join(ROLES)}")
+    state = IssuerState.read(folder)
     kid, key = Keys(folder).signing()
     now = int(time.time())
     payload: dict[str, Any] = {

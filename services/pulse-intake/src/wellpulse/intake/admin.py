@@ -9,22 +9,32 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import aiosmtplib
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from faststream.kafka.publisher.usecase import DefaultPublisher
-from pydantic import BaseModel, ConfigDict, Field
 
 from wellpulse.common.audit import AuditTrail
 from wellpulse.common.auth import Principal, Role, not_found, require
 from wellpulse.common.bank import QuestionBank
 from wellpulse.common.db import Database
-from wellpulse.common.events import IsoWeek, iso_week_of
+from wellpulse.common.events import iso_week_of
 from wellpulse.common.http import Problem
 from wellpulse.common.openapi import problem_doc
 from wellpulse.intake import store
+from wellpulse.intake.admin_models import (
+    ORG_UPLOAD,
+    ROSTER_UPLOAD,
+    LinksEmailed,
+    LinksIn,
+    OrgImported,
+    RosterImported,
+    RoundIn,
+    RoundOut,
+    round_out,
+)
 from wellpulse.intake.files import FileInvalid
 from wellpulse.intake.imports import import_org_tree, import_roster
 from wellpulse.intake.links import LinkIssuer, LinksRefused
@@ -36,111 +46,10 @@ from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.signposts import DEFAULT_SIGNPOSTS, Signposts
 
 AdminUser = Annotated[Principal, require(Role.admin)]
-PulseId = Annotated[str, Path(max_length=64)]
-
-
-def _upload(list_key: str, row: dict[str, Any], csv_header: str) -> dict[str, Any]:
-    rows = {"type": "array", "minItems": 1, "items": row}
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/csv": {"schema": {"type": "string", "description": f"A header line `{csv_header}`, then rows"}},
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            rows,
-                            {
-                                "type": "object",
-                                "required": [list_key],
-                                "properties": {list_key: rows},
-                                "additionalProperties": False,
-                            },
-                        ]
-                    }
-                },
-            },
-        }
-    }
-
-
-ORG_UPLOAD = _upload(
-    "units",
-    {
-        "type": "object",
-        "required": ["unit_id", "name", "headcount"],
-        "properties": {
-            "unit_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64},
-            # Empty or null: the root.
-            "parent_id": {"type": ["string", "null"], "pattern": "^([A-Za-z0-9][A-Za-z0-9._-]*)?$", "maxLength": 64},
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "headcount": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
-        },
-    },
-    "unit_id,parent_id,name,headcount",
-)
-ROSTER_UPLOAD = _upload(
-    "roster",
-    {
-        "type": "object",
-        "required": ["email", "unit_id"],
-        "properties": {"email": {"type": "string", "format": "email"}, "unit_id": {"type": "string"}},
-    },
-    "email,unit_id",
-)
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: problem_doc("The broker did not acknowledge; nothing was changed; retry shortly")
 }
-
-
-class RoundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    iso_week: IsoWeek | None = Field(default=None, description="Default: the current ISO week")
-
-
-class RoundItem(BaseModel):
-    code: str
-    response: str
-    text: dict[str, str]
-
-
-class RoundOut(BaseModel):
-    pulse_id: str
-    iso_week: str
-    status: str
-    bank_version: str
-    links_issued: int
-    items: list[RoundItem]
-
-
-class LinksIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    delivery: Literal["email", "csv"]
-    emails: list[str] | None = Field(
-        default=None,
-        max_length=100_000,
-        description="Only these roster addresses (to re-send to people whose link did not arrive)",
-    )
-
-
-class LinksEmailed(BaseModel):
-    minted: int
-    sent: int
-    failed: list[str] = Field(description="Addresses the mail server refused; re-send with `emails`")
-
-
-class OrgImported(BaseModel):
-    units: int
-    created_or_updated: int
-    removed: int
-    unchanged: int
-
-
-class RosterImported(BaseModel):
-    people: int
-    added_or_moved: int
-    removed: int
-    unchanged: int
+PulseId = Annotated[str, Path(max_length=64)]
 
 
 def admin_router(
@@ -229,7 +138,7 @@ def admin_router(
         with change(user, "round.open", iso_week) as entry:
             pulse = await open_round_for_week(database.pool, bank, iso_week, settings.max_items_per_pulse)
             entry.update(pulse_id=pulse.pulse_id)
-        return _round_out(pulse, bank)
+        return round_out(pulse, bank)
 
     @router.get(
         "/rounds/{pulse_id}",
@@ -237,7 +146,7 @@ def admin_router(
         responses={404: problem_doc("No such round")},
     )
     async def get_round(pulse_id: PulseId, user: AdminUser) -> RoundOut:
-        return _round_out(await _existing_round(pulse_id), bank)
+        return round_out(await _existing_round(pulse_id), bank)
 
     @router.post(
         "/rounds/{pulse_id}/close",
@@ -249,7 +158,7 @@ def admin_router(
             pulse = await store.close_round(database.pool, pulse_id)
             if pulse is None:
                 raise not_found("pulse round", pulse_id)
-        return _round_out(pulse, bank)
+        return round_out(pulse, bank)
 
     @router.post(
         "/rounds/{pulse_id}/links",
@@ -348,17 +257,4 @@ def _unavailable(settings: IntakeSettings) -> Problem:
         "Service Unavailable",
         "Could not record this right now and nothing was saved; please try again shortly.",
         headers={"Retry-After": str(settings.retry_after_seconds)},
-    )
-
-
-def _round_out(pulse: store.Round, bank: QuestionBank) -> RoundOut:
-    return RoundOut(
-        pulse_id=pulse.pulse_id,
-        iso_week=pulse.iso_week,
-        status=pulse.status,
-        bank_version=pulse.bank_version,
-        links_issued=pulse.links_issued,
-        items=[
-            RoundItem(code=code, response=bank.item(code).response, text=bank.item(code).text) for code in pulse.items
-        ],
     )

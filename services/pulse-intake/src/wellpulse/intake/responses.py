@@ -81,7 +81,7 @@ class ResponseDesk:
         if not looks_like_token(token):
             return Result(Outcome.unknown_link)
         hashed = token_hash(self._key, token)
-        async with self._database.pool.acquire() as conn, conn.transaction():
+        async with self._database.transaction() as conn:
             link = await store.find_link(conn, hashed, lock=True)
             if (refused := _state(link)) is not None:
                 return Result(refused, link)
