@@ -59,6 +59,14 @@ def stack(infrastructure: Infrastructure, mailbox: Mailbox, traces: TraceCollect
             "REPORTING_CONSUMER_BATCH_SIZE": "50",
             "ALERTS_CONSUMER_BATCH_SIZE": "50",
             "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
+            "ALERTS_SMTP_HOST": "127.0.0.1",
+            "ALERTS_SMTP_PORT": str(mailbox.port),
+            "ALERTS_SMTP_STARTTLS": "false",
+            "ALERTS_DELIVERY_INTERVAL_SECONDS": "1",
+            # Retries a few seconds apart, so a test sees a receiver's outage end.
+            "ALERTS_DELIVERY_FIRST_RETRY_SECONDS": "1",
+            "ALERTS_DELIVERY_MAX_RETRY_SECONDS": "2",
+            "ALERTS_DELIVERY_LEASE_SECONDS": "5",
             # A short floor on JWKS refreshes, so the key-rotation test need not wait 30 s.
             **{f"{p}OIDC_JWKS_REFRESH_FLOOR_SECONDS": "2" for p in ("INTAKE_", "ALERTS_", "REPORTING_")},
         }

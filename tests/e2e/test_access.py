@@ -151,7 +151,8 @@ def test_a_leader_and_hr_see_only_their_own_subtree(
     alert = stack.url("alerts") + "/v1/alerts/{}"
     [their_alert] = [a for a in everyone if a["unit_id"] == their_team]
     [our_alert] = [a for a in everyone if a["unit_id"] == our_team]
-    assert httpx.get(alert.format(our_alert["alert_id"]), headers=auth.hr(ours)).json() == our_alert
+    detail = httpx.get(alert.format(our_alert["alert_id"]), headers=auth.hr(ours)).json()
+    assert {key: detail[key] for key in our_alert} == our_alert
     absent = str(uuid.uuid4())
     unknown = httpx.get(alert.format(absent), headers=auth.hr(ours))
     hidden = httpx.get(alert.format(their_alert["alert_id"]), headers=auth.hr(ours))
@@ -160,6 +161,46 @@ def test_a_leader_and_hr_see_only_their_own_subtree(
     # A leader reads no alerts: the list is refused outright, one alert answers as if absent.
     assert httpx.get(f"{stack.url('alerts')}/v1/alerts", headers=auth.leader(root)).status_code == 403
     assert httpx.get(alert.format(our_alert["alert_id"]), headers=auth.leader(root)).status_code == 404
+
+    # Every endpoint on one alert: outside the caller's scope it is as absent as an unknown id.
+    note = {"note": "Stay conversations held with the team; themes taken to leadership."}
+    for path, body in (
+        ("", None),
+        ("/deliveries", None),
+        ("/acknowledge", {}),
+        ("/resolve", note),
+    ):
+        method = "GET" if body is None else "POST"
+        for alert_id, headers in (
+            (their_alert["alert_id"], auth.hr(ours)),
+            (their_alert["alert_id"], auth.leader(root)),
+            (absent, auth.hr(root)),
+        ):
+            refused = httpx.request(method, alert.format(alert_id) + path, json=body, headers=headers)
+            assert refused.status_code == 404, (path, refused.text)
+            assert refused.json()["detail"] == f"no alert {alert_id!r}"
+    untouched = httpx.get(alert.format(their_alert["alert_id"]), headers=auth.hr(theirs)).json()
+    assert untouched["status"] == "open", "nothing outside the scope was acknowledged or resolved"
+    assert [e["action"] for e in untouched["history"]] == ["raised"]
+
+    mine = alert.format(our_alert["alert_id"])
+    hr = auth.headers("hr", units=(ours,), subject=f"{uid}-hr-lead")
+    acknowledged = httpx.post(f"{mine}/acknowledge", json={}, headers=hr)
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["status"] == "acknowledged"
+    assert httpx.post(f"{mine}/acknowledge", json={}, headers=hr).status_code == 409
+    assert httpx.post(f"{mine}/resolve", json={"note": " "}, headers=hr).status_code == 422
+    resolved = httpx.post(f"{mine}/resolve", json=note, headers=hr)
+    assert resolved.status_code == 200, resolved.text
+    assert (resolved.json()["status"], resolved.json()["resolution_note"]) == ("resolved", note["note"])
+    assert httpx.post(f"{mine}/resolve", json=note, headers=hr).status_code == 409
+    detail = httpx.get(mine, headers=hr).json()
+    assert [(e["action"], e["actor"]) for e in detail["history"]] == [
+        ("raised", "system"),
+        ("acknowledged", f"{uid}-hr-lead"),
+        ("resolved", f"{uid}-hr-lead"),
+    ]
+    assert detail["history"][-1]["note"] == note["note"]
 
 
 async def test_a_rotated_signing_key_is_picked_up_with_one_fetch_per_service(

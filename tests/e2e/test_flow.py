@@ -78,9 +78,11 @@ def test_an_alert_names_the_smallest_unit_with_k_answers(
     [alert] = poll(ours, lambda found: len(found) >= 1, "an intent-to-leave alert for the parent")
     assert alert["unit_id"] == parent
     assert alert["rule"] == "intent_to_leave"
-    # Raised as soon as the parent reached k answers; the sixth may or may not have been counted.
-    assert alert["respondents"] in (5, 6)
-    assert alert["value"] == 1.0
+    # Raised as soon as the parent reached k people; the sixth may or may not have been counted.
+    assert alert["people"] in (5, 6)
+    [finding] = alert["findings"]
+    assert (finding["clause"], finding["value"], finding["threshold"]) == ("share_at_least", 1.0, 0.5)
+    assert "responses" in finding["text"]
     assert alert["window_end_week"] == pulse["iso_week"]
 
 

@@ -79,7 +79,7 @@ def _run_the_readme_commands(printed: str, folder: Path, env: dict[str, str]) ->
     urls = {
         "pulse-intake": re.search(r"(http://127\.0\.0\.1:\d+)/docs", printed),
         "reporting": re.search(r"Trend for the whole organisation\s+(http://127\.0\.0\.1:\d+)", printed),
-        "alerts": re.search(r"Alerts for HR\s+(http://127\.0\.0\.1:\d+)", printed),
+        "alerts": re.search(r"Alerts for HR \(hr token\)\s+(http://127\.0\.0\.1:\d+)", printed),
     }
     commands = _readme_commands()
     for port, service in README_PORTS.items():

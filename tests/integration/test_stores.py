@@ -11,10 +11,12 @@ import pytest
 
 from wellpulse.alerts import store as alerts_store
 from wellpulse.alerts.app import MIGRATIONS as ALERTS_MIGRATIONS
-from wellpulse.alerts.rules import Decision
+from wellpulse.alerts.lifecycle import Status
+from wellpulse.alerts.rules import Finding
 from wellpulse.common.db import Database, apply_migrations
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.orgtree import OrgTreeProjection
+from wellpulse.common.rollups import Contribution, SubtreeRollups, affected_by_moves
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
 from wellpulse.reporting import store as reporting_store
@@ -40,7 +42,10 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> None:
     assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == ["0001.initial"]
-    assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == ["0001.initial"]
+    assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
+        "0001.initial",
+        "0002.rules-lifecycle-delivery",
+    ]
     # Again: nothing left to do, and the same migration id in two schemas did not collide.
     assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == []
     conn = await asyncpg.connect(fresh_database)
@@ -102,23 +107,69 @@ async def test_reporting_subtree_leaves_out_removed_units(pool: asyncpg.Pool) ->
     assert await reporting_store.unit_summary(pool, "t2") is None
 
 
-async def test_alert_counts_are_idempotent_and_one_alert_stays_live(pool: asyncpg.Pool) -> None:
-    await _tree(pool, "alerts")
-    deltas = [alerts_store.CountDelta(str(uuid.uuid4()), "t1", WEEK, leave_answered=1, leavers=1) for _ in range(3)]
-    async with pool.acquire() as conn:
-        assert await alerts_store.apply_counts(conn, deltas) == {("t1", WEEK)}
-        assert await alerts_store.apply_counts(conn, deltas) == set()
-        counts = await alerts_store.window_counts(conn, "dir", WEEK, WEEK)
-        assert (counts.respondents, counts.leave_answered, counts.leavers) == (3, 3, 3)
-        assert await alerts_store.ancestry(conn, "t1") == ["t1", "dir", "org"]
-        assert await alerts_store.ancestry(conn, "not-in-tree") == ["not-in-tree"]
+def _alert(unit: str, rule: str = "intent_to_leave", week: date = WEEK) -> alerts_store.NewAlert:
+    return alerts_store.NewAlert(
+        alert_id=str(uuid.uuid4()),
+        rule=rule,
+        family=rule,
+        unit_id=unit,
+        unit_name=unit.title(),
+        title=f"Intent to leave is high in {unit}",
+        window_start=week,
+        window_end=week,
+        people=6,
+        findings=(Finding("share_at_least", 0.8, 0.5, "80% of 6 responses ..."),),
+        disclosed={"responses": {"2026-W47": 6}},
+        first_step="Hold stay conversations.",
+        changes=("career",),
+        follows=None,
+    )
 
-        decision = Decision("dir", 6, 0.8)
-        window = (WEEK, WEEK)
-        assert await alerts_store.raise_alert(conn, str(uuid.uuid4()), "r", decision, window, 0.5)
-        assert not await alerts_store.raise_alert(conn, str(uuid.uuid4()), "r", decision, window, 0.5)
-        await conn.execute("UPDATE alerts.alerts SET status = 'resolved'")
-        assert await alerts_store.raise_alert(conn, str(uuid.uuid4()), "r", decision, window, 0.5)
+
+async def test_subtree_rollups_fan_out_to_every_ancestor_and_follow_a_move(pool: asyncpg.Pool) -> None:
+    await _tree(pool, "alerts")
+    rollups = SubtreeRollups("alerts")
+    async with pool.acquire() as conn, conn.transaction():
+        await rollups.add(
+            conn,
+            [Contribution("t1", WEEK, "responses", 1.0)] * 3
+            + [Contribution("t2", WEEK, "responses", 1.0)] * 2
+            + [Contribution("ghost", WEEK, "responses", 1.0)],
+        )
+
+    async def responses(*units: str) -> dict[str, int]:
+        read = await rollups.read(pool, units, WEEK, WEEK, ["responses"])
+        return {u: read[(u, WEEK, "responses")].n for u in units if (u, WEEK, "responses") in read}
+
+    assert await responses("t1", "t2", "dir", "org", "ghost") == {"t1": 3, "t2": 2, "dir": 5, "org": 5, "ghost": 1}
+    # t2 moves from dir to the root, and the ghost unit appears under dir: both chains are rebuilt.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
+        before = await rollups.chains(conn, ["t2", "ghost"])
+        await conn.execute("UPDATE alerts.org_units SET parent_id = 'org' WHERE unit_id = 't2'")
+        await conn.execute("INSERT INTO alerts.org_units VALUES ('ghost', 'dir', 'Ghost', 1, false)")
+        after = await rollups.chains(conn, ["t2", "ghost"])
+        await rollups.rebuild(conn, affected_by_moves(["t2", "ghost"], before, after))
+    assert await responses("t1", "t2", "dir", "org", "ghost") == {"t1": 3, "t2": 2, "dir": 4, "org": 6, "ghost": 1}
+
+
+async def test_one_live_alert_per_unit_and_rule_and_its_history(pool: asyncpg.Pool) -> None:
+    await _tree(pool, "alerts")
+    async with pool.acquire() as conn:
+        first = _alert("dir")
+        assert await alerts_store.insert_alert(conn, first)
+        assert not await alerts_store.insert_alert(conn, first), "the same alert again is a replay"
+        # A second live alert for the unit and rule (two consumers raced to it) is absorbed too.
+        assert not await alerts_store.insert_alert(conn, _alert("dir"))
+        assert (await alerts_store.latest_alert(conn, "dir", "intent_to_leave")).status is Status.open  # type: ignore[union-attr]
+        await alerts_store.set_status(conn, first.alert_id, Status.resolved, "Stay conversations held")
+        await alerts_store.add_event(conn, first.alert_id, "hr-1", "resolved", "Stay conversations held")
+        assert await alerts_store.insert_alert(conn, _alert("dir"))
+    history = await alerts_store.history(pool, first.alert_id)
+    assert [(e.actor, e.action, e.note) for e in history] == [
+        ("system", "raised", None),
+        ("hr-1", "resolved", "Stay conversations held"),
+    ]
 
 
 async def test_org_import_reports_only_what_changed(pool: asyncpg.Pool) -> None:
@@ -160,17 +211,17 @@ async def test_alerts_are_listed_for_the_subtrees_in_scope_only(pool: asyncpg.Po
     )
     async with pool.acquire() as conn:
         for unit in ("t1", "t2", "t3"):
-            await alerts_store.raise_alert(conn, str(uuid.uuid4()), "r", Decision(unit, 6, 0.8), (WEEK, WEEK), 0.5)
+            assert await alerts_store.insert_alert(conn, _alert(unit))
     await pool.execute("UPDATE alerts.org_units SET removed = true WHERE unit_id = 't2'")
 
     async def units(scope: list[str]) -> list[str]:
-        return sorted(a.unit_id for a in await alerts_store.list_alerts(pool, scope, None))
+        return sorted(a.unit_id for a in await alerts_store.list_alerts(pool, scope))
 
     assert await units(["org"]) == ["t1", "t2", "t3"]
     assert await units(["dir"]) == ["t1", "t2"], "a removed unit's alerts stay with its old parent"
     assert await units(["t3", "t1"]) == ["t1", "t3"]
     assert await units(["nowhere"]) == []
     assert await units([]) == []
-    [one] = await alerts_store.list_alerts(pool, ["t3"], "open")
+    [one] = await alerts_store.list_alerts(pool, ["t3"], status=Status.open)
     assert await alerts_store.get_alert(pool, one.alert_id) == one
-    assert await alerts_store.list_alerts(pool, ["t3"], "resolved") == []
+    assert await alerts_store.list_alerts(pool, ["t3"], status=Status.resolved) == []

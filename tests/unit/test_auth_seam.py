@@ -104,10 +104,13 @@ def build_router() -> APIRouter:
     async def alerts(unit_id: Annotated[str, Depends(UnitInScope(Role.hr))]) -> dict[str, str]:
         return {"unit_id": unit_id}
 
-    @router.get("/cases")
-    async def cases(unit: str, scope: Annotated[Scope, Depends(CallerScope(Role.hr))]) -> dict[str, str]:
+    @router.get("/cases/{case_id}")
+    async def cases(
+        case_id: str, scope: Annotated[Scope, Depends(CallerScope(Role.hr, resource="case", path_param="case_id"))]
+    ) -> dict[str, str]:
+        unit = case_id.removeprefix("case-")  # a case belongs to the unit in its id
         if not await scope.covers(unit):
-            raise not_found("unit", unit)
+            raise not_found("case", case_id)
         return {"unit_id": unit}
 
     @router.post("/units/{unit_id}/notes")
@@ -322,10 +325,12 @@ async def test_caller_scope_lets_the_handler_check_units(seam: Seam) -> None:
     hr = seam.token(roles=["hr"], units=["south"])
     leader = seam.token(roles=["leader"], units=["south"])
 
-    assert (await seam.get("/cases?unit=south-a", hr)).status_code == 200
-    assert (await seam.get("/cases?unit=north", hr)).status_code == 404
-    assert (await seam.get("/cases?unit=south-a", leader)).status_code == 404
-    assert (await seam.get("/cases?unit=south-a")).status_code == 401
+    assert (await seam.get("/cases/case-south-a", hr)).status_code == 200
+    outside = await seam.get("/cases/case-north", hr)
+    wrong_role = await seam.get("/cases/case-south-a", leader)
+    assert outside.status_code == wrong_role.status_code == 404
+    assert wrong_role.json() == {**outside.json(), "detail": "no case 'case-south-a'"}
+    assert (await seam.get("/cases/case-south-a")).status_code == 401
 
 
 async def test_a_unit_id_that_cannot_be_one_is_a_problem_422(seam: Seam) -> None:
@@ -399,7 +404,7 @@ async def test_openapi_documents_401_503_and_403_for_a_role_check(seam: Seam) ->
 
 async def test_openapi_documents_404_for_a_unit_in_scope(seam: Seam) -> None:
     ops = operations(seam.app)
-    unit, alerts, cases = ops["GET /units/{unit_id}"], ops["GET /alerts/{unit_id}"], ops["GET /cases"]
+    unit, alerts, cases = ops["GET /units/{unit_id}"], ops["GET /alerts/{unit_id}"], ops["GET /cases/{case_id}"]
 
     assert {"401", "404", "503"} <= unit["responses"].keys()
     assert "403" not in unit["responses"]
@@ -414,7 +419,7 @@ async def test_openapi_documents_422_and_413_as_problem_json(seam: Seam) -> None
     ops = operations(seam.app)
     note = ops["POST /units/{unit_id}/notes"]
 
-    for operation in (note, ops["GET /units/{unit_id}"], ops["GET /cases"]):
+    for operation in (note, ops["GET /units/{unit_id}"], ops["GET /cases/{case_id}"]):
         assert list(operation["responses"]["422"]["content"]) == [PROBLEM_JSON]
     assert PROBLEM_JSON in note["responses"]["413"]["content"]
     assert "413" not in ops["GET /units/{unit_id}"]["responses"]

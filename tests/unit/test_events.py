@@ -354,29 +354,13 @@ def test_start_of_day_is_midnight_utc_on_that_day(day: date) -> None:
 # --- alert families ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("job", "profession", "expected"),
-    [
-        (None, None, None),
-        (True, None, True),
-        (None, True, True),
-        (False, None, False),
-        (None, False, False),
-        (False, False, False),
-        (True, False, True),
-        (False, True, True),
-        (True, True, True),
-    ],
-)
-def test_intends_to_leave_means_the_job_or_the_profession(
-    job: bool | None, profession: bool | None, expected: bool | None
-) -> None:
-    families = AlertFamilies(intends_to_leave_job=job, intends_to_leave_profession=profession)
-
-    assert families.intends_to_leave is expected
+def test_alert_families_refuse_the_first_versions_two_leaving_fields() -> None:
+    """Version 2 carries one intent-to-leave value, read from the bank's tags."""
+    with pytest.raises(ValidationError):
+        AlertFamilies.model_validate({"intends_to_leave_job": True})
 
 
-@pytest.mark.parametrize("value", [0, 6])
-def test_caseload_manageable_is_a_one_to_five_answer(value: int) -> None:
+@pytest.mark.parametrize("value", [0, 0.99, 5.01, 6])
+def test_caseload_manageable_is_a_one_to_five_score(value: float) -> None:
     with pytest.raises(ValidationError):
         AlertFamilies(caseload_manageable=value)

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wellpulse.common.events import AlertFamilies, ResponseScored
-from wellpulse.reporting.measures import RESPONSES, Figure, Rollup, figures, measures_of
+from wellpulse.common.measures import RESPONSES, measures_of
+from wellpulse.reporting.measures import Figure, Rollup, figures
 
 K = 5
 
@@ -132,13 +133,7 @@ def test_a_response_contributes_one_respondent_and_each_of_its_scores() -> None:
     event = scored(
         scales={"demands": 2.5, "control": 4.0},
         items={"DEM-01": 2.0, "DEM-02": 3.0, "CON-01": 4.0},
-        families=AlertFamilies(
-            cases_held=27,
-            caseload_manageable=2,
-            bullying="yes",
-            intends_to_leave_job=False,
-            intends_to_leave_profession=True,
-        ),
+        families=AlertFamilies(cases_held=27, caseload_manageable=2, bullying="yes", intends_to_leave=True),
     )
 
     assert dict(measures_of(event)) == {
@@ -151,6 +146,7 @@ def test_a_response_contributes_one_respondent_and_each_of_its_scores() -> None:
         "family:intends_to_leave": 1.0,
         "family:bullying_reported": 1.0,
         "family:caseload_manageable": 2.0,
+        "family:caseload_unmanageable": 1.0,
         "family:cases_held": 27.0,
     }
 
@@ -180,16 +176,19 @@ def test_prefer_not_to_say_contributes_no_bullying_measure() -> None:
     assert measures == {"responses": 1.0}
 
 
-@pytest.mark.parametrize(
-    ("job", "profession", "expected"),
-    [(False, False, 0.0), (True, None, 1.0), (None, True, 1.0), (False, None, 0.0)],
-)
-def test_intent_to_leave_is_the_job_or_the_profession(
-    job: bool | None, profession: bool | None, expected: float
-) -> None:
-    families = AlertFamilies(intends_to_leave_job=job, intends_to_leave_profession=profession)
+@pytest.mark.parametrize(("intends", "expected"), [(False, 0.0), (True, 1.0)])
+def test_intent_to_leave_contributes_one_or_zero(intends: bool, expected: float) -> None:
+    families = AlertFamilies(intends_to_leave=intends)
 
     assert dict(measures_of(scored(families=families)))["family:intends_to_leave"] == expected
+
+
+@pytest.mark.parametrize(("score", "unmanageable"), [(1.0, 1.0), (2.0, 1.0), (2.5, 0.0), (5.0, 0.0)])
+def test_a_caseload_scored_two_or_less_counts_as_unmanageable(score: float, unmanageable: float) -> None:
+    measures = dict(measures_of(scored(families=AlertFamilies(caseload_manageable=score))))
+
+    assert measures["family:caseload_manageable"] == score
+    assert measures["family:caseload_unmanageable"] == unmanageable
 
 
 def test_unanswered_leaving_items_contribute_no_intent_measure() -> None:

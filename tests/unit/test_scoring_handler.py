@@ -78,13 +78,15 @@ def wiring() -> Wiring:
     return wired
 
 
-def response_event(answers: dict[str, Any], unit_id: str = "team-a") -> Envelope[PulseResponseSubmitted]:
+def response_event(
+    answers: dict[str, Any], unit_id: str = "team-a", bank_version: str = load_bank().version
+) -> Envelope[PulseResponseSubmitted]:
     return Envelope.wrap(
         PulseResponseSubmitted(
             pulse_id="p-2026-W10-abcd1234",
             unit_id=unit_id,
             iso_week="2026-W10",
-            bank_version="2026.1",
+            bank_version=bank_version,
             answers=answers,
         ),
         source="/wellpulse/pulse-intake",
@@ -151,6 +153,18 @@ async def test_unusable_records_are_dead_lettered_and_the_good_one_still_scores(
         assert letter.headers[DLQ_GROUP] == GROUP
     assert "NOPE-01" in wiring.dead[1].headers[DLQ_REASON]
     assert wiring.dead_letter_count() == 2
+
+
+async def test_a_response_to_another_bank_is_dead_lettered_not_scored_with_the_wrong_items(wiring: Wiring) -> None:
+    other = response_event({"CON-01": 3}, bank_version="someone-elses-2025")
+
+    async with TestKafkaBroker(wiring.broker) as br:
+        await br.publish(encode(other), PULSE_RESPONSES, key=b"team-a")
+
+    assert wiring.scored == []
+    [letter] = wiring.dead
+    assert "bank version 'someone-elses-2025'" in letter.headers[DLQ_REASON]
+    assert load_bank().version in letter.headers[DLQ_REASON]
 
 
 async def test_each_bad_record_is_dead_lettered_on_its_own(wiring: Wiring) -> None:

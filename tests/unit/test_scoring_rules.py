@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wellpulse.common.bank import InvalidAnswers, Item, QuestionBank, load_bank
-from wellpulse.common.events import Envelope, PulseResponseSubmitted, start_of_day
-from wellpulse.scoring.scales import SCORING_VERSION, alert_families, score_response, scored_event
+from wellpulse.common.events import AlertFamilies, Envelope, PulseResponseSubmitted, start_of_day
+from wellpulse.scoring.scales import SCORING_VERSION, score_response, scored_event
 
 
 @cache
@@ -128,21 +128,18 @@ def test_family_items_never_count_towards_a_scale() -> None:
 # --- alert families ---------------------------------------------------------------------------
 
 
+def alert_families(answers: dict[str, int | str]) -> AlertFamilies:
+    return bank().families(answers)
+
+
 @pytest.mark.parametrize(("answer", "intends"), [(1, False), (2, False), (3, False), (4, True), (5, True)])
 def test_agreeing_to_leave_the_job_counts_as_intending_to(answer: int, intends: bool) -> None:
-    families = alert_families({"LEAVE-JOB": answer})
-
-    assert families.intends_to_leave_job is intends
-    assert families.intends_to_leave_profession is None
-    assert families.intends_to_leave is intends
+    assert alert_families({"LEAVE-JOB": answer}).intends_to_leave is intends
 
 
-@pytest.mark.parametrize(("answer", "intends"), [(3, False), (4, True)])
-def test_agreeing_to_leave_the_profession_counts_as_intending_to(answer: int, intends: bool) -> None:
-    families = alert_families({"LEAVE-PROF": answer, "LEAVE-JOB": 2})
-
-    assert families.intends_to_leave_profession is intends
-    assert families.intends_to_leave is intends
+@pytest.mark.parametrize(("job", "profession", "intends"), [(2, 3, False), (2, 4, True), (5, 1, True)])
+def test_agreeing_to_leave_either_the_job_or_the_profession_counts(job: int, profession: int, intends: bool) -> None:
+    assert alert_families({"LEAVE-PROF": profession, "LEAVE-JOB": job}).intends_to_leave is intends
 
 
 @pytest.mark.parametrize("answer", ["yes", "no", "prefer_not_to_say"])
@@ -164,9 +161,76 @@ def test_unanswered_families_stay_unknown() -> None:
         "cases_held": None,
         "caseload_manageable": None,
         "bullying": None,
-        "intends_to_leave_job": None,
-        "intends_to_leave_profession": None,
+        "intends_to_leave": None,
     }
+
+
+def test_an_organisations_own_bank_feeds_the_families_by_their_tags_not_their_codes() -> None:
+    """Other codes, other wording (a positively worded "I intend to stay", not reversed), two
+    caseload counts and two bullying questions: the families still come out."""
+    document = bank().model_dump(mode="json")
+    document["version"] = "own-1"
+    document["items"] = [
+        {
+            "code": "KIDS",
+            "response": "cases_held",
+            "family": "caseload",
+            "changes": ["workload"],
+            "text": {"en": "Children's cases?", "cy": "Achosion plant?"},
+        },
+        {
+            "code": "ADULTS",
+            "response": "cases_held",
+            "family": "caseload",
+            "changes": ["workload"],
+            "text": {"en": "Adults' cases?", "cy": "Achosion oedolion?"},
+        },
+        {
+            "code": "OK",
+            "response": "agreement",
+            "family": "caseload",
+            "changes": ["workload"],
+            "text": {"en": "I can manage my work.", "cy": "Gallaf reoli fy ngwaith."},
+        },
+        {
+            "code": "SEEN",
+            "response": "yes_no_pns",
+            "family": "bullying",
+            "changes": ["inclusion"],
+            "text": {"en": "Seen bullying?", "cy": "Gweld bwlio?"},
+        },
+        {
+            "code": "FELT",
+            "response": "yes_no_pns",
+            "family": "bullying",
+            "changes": ["inclusion"],
+            "text": {"en": "Experienced bullying?", "cy": "Profi bwlio?"},
+        },
+        {
+            "code": "STAY",
+            "response": "agreement",
+            "family": "intent_to_leave",
+            "changes": ["career"],
+            "text": {"en": "I intend to stay.", "cy": "Rwy'n bwriadu aros."},
+        },
+        *[i for i in document["items"] if i["family"] is None],
+    ]
+    own = QuestionBank.model_validate(document)
+
+    families = own.families({"KIDS": 12, "ADULTS": 9, "OK": 2, "SEEN": "no", "FELT": "yes", "STAY": 1})
+    assert families.model_dump() == {
+        "cases_held": 21,
+        "caseload_manageable": 2.0,
+        "bullying": "yes",
+        "intends_to_leave": True,
+    }
+    assert own.families({"STAY": 5, "SEEN": "no", "FELT": "prefer_not_to_say"}).model_dump() == {
+        "cases_held": None,
+        "caseload_manageable": None,
+        "bullying": "no",
+        "intends_to_leave": False,
+    }
+    assert own.reports_bullying({"FELT": "yes"}) is True
 
 
 @pytest.mark.parametrize(
@@ -174,7 +238,7 @@ def test_unanswered_families_stay_unknown() -> None:
     [
         ({"DEM-01": "4"}, {"demands": 2.0}, {}),
         ({"CON-01": " 5 "}, {"control": 5.0}, {}),
-        ({"LEAVE-JOB": "5"}, {}, {"intends_to_leave_job": True}),
+        ({"LEAVE-JOB": "5"}, {}, {"intends_to_leave": True}),
         ({"CASE-COUNT": "30"}, {}, {"cases_held": 30}),
         ({"BHD-4W": "Yes"}, {}, {"bullying": "yes"}),
     ],

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
+from wellpulse.common.events import AlertFamilies, BullyingAnswer
+
 _DEFAULT_PACKAGE = "wellpulse.common"
 _DEFAULT_RESOURCE = "bank_default.yaml"
 
@@ -290,6 +292,8 @@ class QuestionBank(BaseModel):
                     f"{where}.hse_scale: item {item.code} uses {scale.kind} answers; only agreement"
                     " and frequency items can count towards an HSE scale"
                 )
+            if item.family is not None and (problem := _family_misfit(item.family, scale)):
+                problems.append(f"{where}.family: item {item.code} is in family {item.family}, {problem}")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -307,6 +311,41 @@ class QuestionBank(BaseModel):
     def rotating_items(self) -> tuple[Item, ...]:
         """Items shared out across rounds so each pulse stays short."""
         return tuple(item for item in self.items if item.family is None)
+
+    def families(self, answers: Mapping[str, int | str]) -> AlertFamilies:
+        """What one response says for each alert family, read from the items' ``family`` tags and
+        scales, never from item codes, so an organisation's own bank feeds the same rules.
+
+        caseload: whole-number items add up to the cases held; 1–5 items give how manageable it is
+        (their mean score). bullying: "yes" on any item is a report. intent to leave: a score of
+        ``LEAVING_SCORE`` or less on any item (after reverse-scoring: agreeing to "I am thinking
+        of leaving") counts as intending to leave.
+        """
+        cases: list[int] = []
+        manageable: list[float] = []
+        bullying: list[str] = []
+        leaving: list[bool] = []
+        for code, value in answers.items():
+            item = self.item(code)
+            kind = self.scales[item.response].kind
+            if item.family is AlertFamily.CASELOAD:
+                if kind is ResponseKind.INTEGER and isinstance(value, int):
+                    cases.append(value)
+                elif isinstance(value, int):
+                    manageable.append(self.score(item, value))
+            elif item.family is AlertFamily.BULLYING and isinstance(value, str):
+                bullying.append(value)
+            elif item.family is AlertFamily.INTENT_TO_LEAVE and isinstance(value, int):
+                leaving.append(self.score(item, value) <= LEAVING_SCORE)
+        return AlertFamilies(
+            cases_held=sum(cases) if cases else None,
+            caseload_manageable=sum(manageable) / len(manageable) if manageable else None,
+            bullying=_bullying_report(bullying),
+            intends_to_leave=any(leaving) if leaving else None,
+        )
+
+    def reports_bullying(self, answers: Mapping[str, int | str]) -> bool:
+        return self.families(answers).bullying == "yes"
 
     def validate_answers(self, answers: Mapping[str, object], asked: Collection[str]) -> dict[str, int | str]:
         """Normalise one response's answers, or raise ``InvalidAnswers`` naming every problem.
@@ -340,6 +379,34 @@ class QuestionBank(BaseModel):
         if not isinstance(answer, int):  # pragma: no cover - 1–5 scales only yield whole numbers
             raise TypeError(f"item {item.code} produced a non-numeric answer {answer!r}")
         return float(_LIKERT_MIN + _LIKERT_MAX - answer if item.reverse else answer)
+
+
+# A 1–5 score of 1 or 2 on an intent-to-leave item: agreeing with "I am thinking of leaving".
+LEAVING_SCORE = 2
+BULLYING_OPTIONS = frozenset({"yes", "no", "prefer_not_to_say"})
+
+
+def _bullying_report(answers: list[str]) -> BullyingAnswer | None:
+    if "yes" in answers:
+        return "yes"
+    if "no" in answers:
+        return "no"
+    return "prefer_not_to_say" if answers else None
+
+
+def _family_misfit(family: AlertFamily, scale: ResponseScale) -> str | None:
+    """Why an item's scale cannot feed its family's rules, or None when it can."""
+    if family is AlertFamily.CASELOAD and scale.kind not in (*_LIKERT_KINDS, ResponseKind.INTEGER):
+        return "which needs a whole number of cases or a 1–5 agreement scale"
+    if family is AlertFamily.INTENT_TO_LEAVE and scale.kind not in _LIKERT_KINDS:
+        return "which needs a 1–5 agreement or frequency scale"
+    if family is AlertFamily.BULLYING and (
+        scale.kind is not ResponseKind.CHOICE
+        or not {"yes", "no"} <= set(scale.options)
+        or not set(scale.options) <= BULLYING_OPTIONS
+    ):
+        return "which needs a choice of yes, no (and optionally prefer_not_to_say)"
+    return None
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:

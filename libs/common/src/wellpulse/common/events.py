@@ -154,28 +154,24 @@ class PulseResponseSubmitted(Payload):
 
 
 class AlertFamilies(BaseModel):
-    """The values the alert rules read, taken from the items asked every week."""
+    """The values the alert rules read, taken from the items asked every week (the bank's
+    ``family`` tags say which). None: not answered."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cases_held: int | None = None
-    caseload_manageable: int | None = Field(default=None, ge=1, le=5)
+    cases_held: int | None = Field(default=None, ge=0)
+    # The mean 1–5 score of the caseload agreement items: 1–2 means it is not manageable.
+    caseload_manageable: float | None = Field(default=None, ge=1, le=5)
     bullying: BullyingAnswer | None = None
-    intends_to_leave_job: bool | None = None
-    intends_to_leave_profession: bool | None = None
-
-    @property
-    def intends_to_leave(self) -> bool | None:
-        """Leaving the job or the profession; None when neither question was answered."""
-        answers = [a for a in (self.intends_to_leave_job, self.intends_to_leave_profession) if a is not None]
-        return any(answers) if answers else None
+    intends_to_leave: bool | None = None
 
 
 class ResponseScored(Payload):
     """A response turned into HSE scale means (1–5, higher is better) and alert-family values."""
 
     TYPE: ClassVar[str] = "org.wellpulse.pulse.response.scored"
-    VERSION: ClassVar[int] = 1
+    # 2: families come from the bank's tags (one intent-to-leave value, a 1–5 manageability score).
+    VERSION: ClassVar[int] = 2
 
     response_id: uuid.UUID
     pulse_id: str
@@ -187,20 +183,35 @@ class ResponseScored(Payload):
     families: AlertFamilies
 
 
+class AlertFinding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clause: str
+    value: float
+    threshold: float
+    text: str
+
+
 class AlertRaised(Payload):
-    """A unit crossed a threshold. Names the smallest unit with at least k respondents."""
+    """A unit crossed a threshold. Names the smallest unit whose every contributing week had at
+    least k respondents (k counted in people, never in responses summed over weeks)."""
 
     TYPE: ClassVar[str] = "org.wellpulse.alert.raised"
-    VERSION: ClassVar[int] = 1
+    # 2: every family; findings say what crossed which threshold; people, not responses.
+    VERSION: ClassVar[int] = 2
 
     alert_id: uuid.UUID
     rule: str
+    family: str
     unit_id: UnitId
+    title: str
     window_start_week: IsoWeek
     window_end_week: IsoWeek
-    respondents: int
-    value: float
-    threshold: float
+    people: int = Field(ge=1)
+    findings: list[AlertFinding] = Field(min_length=1)
+    first_step: str
+    changes: list[str]
+    follows: uuid.UUID | None = None
 
 
 def decode(raw: bytes, payload: type[P]) -> Envelope[P]:

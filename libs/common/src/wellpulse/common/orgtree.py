@@ -14,6 +14,7 @@ from aiokafka import ConsumerRecord
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.kafka import DeadLetters
+from wellpulse.common.rollups import SubtreeRollups, affected_by_moves, moved_units
 
 # A unit's subtree: itself and every live descendant. ``{schema}`` is a service's own schema name,
 # never user input.
@@ -63,8 +64,13 @@ async def apply_org_records(
     database: Database,
     records: Sequence[ConsumerRecord[Any, Any]],
     dead_letters: DeadLetters,
+    rollups: SubtreeRollups | None = None,
 ) -> None:
-    """Upsert units and mark tombstoned ones removed, in record order, in one transaction."""
+    """Upsert units and mark tombstoned ones removed, in record order, in one transaction.
+
+    With ``rollups``, a unit that moved (or appeared under a parent) has the subtree rollups of
+    its old and new ancestors rebuilt in the same transaction.
+    """
     live = [r for r in records if r.value is not None]
     decoded = {
         (r.record.partition, r.record.offset): r.event.data for r in await dead_letters.decode_batch(live, OrgUnit)
@@ -84,6 +90,17 @@ async def apply_org_records(
     removed = [unit_id for unit_id, u in latest.items() if u is None]
     schema = database.schema
     async with database.transaction() as conn:
+        if rollups is not None:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
+            before = {
+                r["unit_id"]: r["parent_id"]
+                for r in await conn.fetch(
+                    f"SELECT unit_id, parent_id FROM {schema}.org_units WHERE unit_id = ANY($1::text[])",
+                    [u.unit_id for u in upserts],
+                )
+            }
+            moved = moved_units(before, {u.unit_id: u.parent_id for u in upserts})
+            old_chains = await rollups.chains(conn, moved)
         await conn.executemany(
             f"""
             INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount, removed)
@@ -97,3 +114,5 @@ async def apply_org_records(
             f"UPDATE {schema}.org_units SET removed = true WHERE unit_id = ANY($1::text[])",
             removed,
         )
+        if rollups is not None and moved:
+            await rollups.rebuild(conn, affected_by_moves(moved, old_chains, await rollups.chains(conn, moved)))

@@ -19,9 +19,10 @@ from types import FrameType
 
 import httpx
 
-from wellpulse.devstack.demo import ROOT, STRAINED_TEAM, load_demo
+from wellpulse.devstack.demo import ROOT, STRAINED_TEAM, load_contacts, load_demo
 from wellpulse.devstack.embedded import StackError
 from wellpulse.devstack.issuer import ROLES, DevIssuer, parse_ttl, sign
+from wellpulse.devstack.receivers import MailSink, WebhookReceiver
 from wellpulse.devstack.stack import Infrastructure, Services
 
 PROJECT = Path(__file__).resolve().parents[5]
@@ -78,6 +79,7 @@ def main() -> None:
                 parser.error(f"give a token with --token or $WELLPULSE_TOKEN (roles admin, hr and leader; unit {ROOT})")
             urls = {"pulse-intake": args.intake, "reporting": args.reporting, "alerts": args.alerts}
             open_link = load_and_wait(urls, args.weeks, Tokens(args.token, args.token, args.token))
+            print("Add HR contacts for deliveries with PUT /v1/admin/contacts on the alerts service.")
             print(f"Answer this week's pulse as a member of staff (the link works once):\n  {open_link}")
     except StackError as exc:
         sys.exit(f"wellpulse-dev: {exc}")
@@ -124,6 +126,10 @@ class Tokens:
         )
 
 
+# make run shows an alert of each family reaching HR.
+FAMILIES = ("caseload", "bullying", "intent_to_leave")
+
+
 def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> None:
     # Tansu keeps nothing once stopped, so the database starts afresh too: the two agree.
     shutil.rmtree(folder, ignore_errors=True)
@@ -132,6 +138,10 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
     signal.signal(signal.SIGTERM, _interrupt)
     print("Starting PostgreSQL, the broker and the development issuer...", flush=True)
     infrastructure = Infrastructure.start(folder)
+    # HR's systems, played locally: a mailbox and a webhook receiver that checks every signature.
+    mail, webhooks = MailSink(folder / "mail"), WebhookReceiver()
+    mail.start()
+    webhooks.start()
     services = Services(infrastructure, folder / "logs", fixed_ports=fixed_ports)
     try:
         print(
@@ -139,11 +149,31 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
             f"  issuer   {infrastructure.issuer.url}"
         )
         print("Starting pulse-intake, scoring, alerts and reporting...", flush=True)
-        services.start({"INTAKE_ORGANISATION_NAME": "Northshire Council (demo)"} if demo else None)
+        env = {
+            "ALERTS_SMTP_HOST": "127.0.0.1",
+            "ALERTS_SMTP_PORT": str(mail.port),
+            "ALERTS_SMTP_STARTTLS": "false",
+            "ALERTS_DELIVERY_INTERVAL_SECONDS": "1",
+        }
+        if demo:
+            env |= {"INTAKE_ORGANISATION_NAME": DEMO_NAME, "ALERTS_ORGANISATION_NAME": DEMO_NAME}
+        services.start(env)
         urls = {name: services.url(name) for name in services.processes}
         tokens = Tokens.for_demo(infrastructure.issuer.folder)
-        open_link = load_and_wait(urls, weeks, tokens) if demo else None
-        _print_urls(urls, folder, open_link, tokens)
+        open_link = None
+        if demo:
+            asyncio.run(
+                load_contacts(
+                    urls["alerts"],
+                    tokens.admin,
+                    email="hr-wellbeing@northshire.example",
+                    webhook_url=webhooks.url,
+                    secret=webhooks.secret,
+                )
+            )
+            open_link = load_and_wait(urls, weeks, tokens, families=FAMILIES)
+            _wait_for_deliveries(urls, tokens, mail, webhooks)
+        _print_urls(urls, folder, open_link, tokens, mail=mail, webhooks=webhooks)
         while True:
             for name, process in services.processes.items():
                 if process.process and process.process.poll() is not None:
@@ -156,11 +186,18 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         services.stop()
+        webhooks.stop()
+        mail.stop()
         infrastructure.stop()
         print("Everything this command started has stopped.", flush=True)
 
 
-def load_and_wait(urls: dict[str, str], weeks: int, tokens: Tokens, timeout: float = 180.0) -> str:
+DEMO_NAME = "Northshire Council (demo)"
+
+
+def load_and_wait(
+    urls: dict[str, str], weeks: int, tokens: Tokens, families: tuple[str, ...] = (), timeout: float = 180.0
+) -> str:
     print(f"Loading the demo organisation and {weeks} weeks of responses...", flush=True)
     loaded = asyncio.run(load_demo(urls["pulse-intake"], tokens.admin, weeks=weeks))
     print(
@@ -175,18 +212,40 @@ def load_and_wait(urls: dict[str, str], weeks: int, tokens: Tokens, timeout: flo
         if trend.status_code in (401, 403) or alerts.status_code in (401, 403):
             raise StackError(f"the services refused the demo's tokens: {trend.text} {alerts.text}")
         counted = sum(w["respondents"] or 0 for w in trend.json()["weeks"]) if trend.status_code == 200 else 0
-        if counted >= loaded.responses and alerts.status_code == 200 and alerts.json():
-            print(f"  reporting has counted all {counted}; alerts raised: {len(alerts.json())}")
+        raised = {a["family"] for a in alerts.json()} if alerts.status_code == 200 else set()
+        if counted >= loaded.responses and raised and set(families) <= raised:
+            kinds = ", ".join(sorted(raised))
+            print(f"  reporting has counted all {counted}; alerts raised: {len(alerts.json())} ({kinds})")
             return loaded.open_link
         time.sleep(0.5)
     raise StackError("the demo responses did not reach reporting and alerts in time; see the logs")
+
+
+def _wait_for_deliveries(
+    urls: dict[str, str], tokens: Tokens, mail: MailSink, webhooks: WebhookReceiver, timeout: float = 60.0
+) -> None:
+    alerts = httpx.get(f"{urls['alerts']}/v1/alerts", headers=_bearer(tokens.hr), timeout=5.0).json()
+    try:
+        mail.wait_for(len(alerts), within=timeout)
+        webhooks.wait_for(len(alerts), within=timeout)
+    except TimeoutError as exc:
+        raise StackError(f"the demo's alerts did not all reach HR in time: {exc}") from None
+    print(f"  delivered to HR: {len(mail.received)} emails, {len(webhooks.by_id)} signed webhooks")
 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _print_urls(urls: dict[str, str], folder: Path, open_link: str | None, tokens: Tokens) -> None:
+def _print_urls(
+    urls: dict[str, str],
+    folder: Path,
+    open_link: str | None,
+    tokens: Tokens,
+    *,
+    mail: MailSink,
+    webhooks: WebhookReceiver,
+) -> None:
     intake, reporting, alerts = urls["pulse-intake"], urls["reporting"], urls["alerts"]
     if open_link:
         print(f"\nAnswer this week's pulse as a member of staff (the link works once):\n  {open_link}")
@@ -203,7 +262,9 @@ Then, for example:
 Open:
   Trend for the whole organisation  {reporting}/v1/units/{ROOT}/trends
   Trend for a team under strain     {reporting}/v1/units/{STRAINED_TEAM}/trends
-  Alerts for HR                     {alerts}/v1/alerts
+  Alerts for HR (hr token)          {alerts}/v1/alerts
+  Alert emails HR received          {folder / "mail"} (one .eml each)
+  Webhook receiver (checks signatures) {webhooks.url}  ({len(webhooks.by_id)} alerts received so far)
   API docs (OpenAPI; "Authorize" takes a token)  {intake}/docs  {reporting}/docs  {alerts}/docs
   Event contracts (AsyncAPI)        {intake}/asyncapi.json (and on every service)
   Metrics (Prometheus)              {urls["scoring"]}/metrics (and on every service)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from wellpulse.common.bank import QuestionBank, load_bank
+from wellpulse.common.bank import AlertFamily, QuestionBank, ResponseKind, load_bank
 from wellpulse.common.events import iso_week_of
 
 ROOT = "northshire"
@@ -57,41 +57,67 @@ def demo_units(seed: int = 7) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Climate:
-    """How a team feels in a week: wellbeing on the 1–5 scale and the chance of wanting to leave."""
+    """How a team feels in a week: wellbeing on the 1–5 scale, the chance of wanting to leave and
+    of reporting bullying, the cases people hold and how manageable (1–5) they find them."""
 
     wellbeing: float
     leave_chance: float
     bullying_chance: float
+    cases: float = 16.0
+    manageable: float = 3.6
+
+
+# One team for each alert family, so the demo raises all three: the assessment team's people
+# increasingly intend to leave; child protection 1 holds too many cases; in mental health,
+# bullying is reported week after week.
+OVERLOADED_TEAM = "cs-cp-1"
+BULLIED_TEAM = "as-mh"
 
 
 def climate(team: str, week_index: int, weeks: int) -> Climate:
     progress = week_index / max(weeks - 1, 1)
     if team == STRAINED_TEAM:
-        return Climate(3.3 - 1.2 * progress, 0.25 + 0.55 * progress, 0.18)
+        return Climate(3.3 - 1.2 * progress, 0.45 + 0.5 * progress, 0.07, cases=17 + 3 * progress)
+    if team == OVERLOADED_TEAM:
+        return Climate(3.0, 0.2, 0.05, cases=24 + 6 * progress, manageable=2.6 - 1.0 * progress)
+    if team == BULLIED_TEAM:
+        return Climate(3.2, 0.15, 0.35)
     offset = (sum(map(ord, team)) % 7 - 3) / 10
-    return Climate(3.6 + offset, 0.12, 0.07)
+    return Climate(3.6 + offset, 0.12, 0.04)
 
 
 def synthetic_answers(
     rng: random.Random, bank: QuestionBank, codes: list[str], weather: Climate
 ) -> dict[str, int | str]:
+    """Answers for the asked items, chosen by each item's family tag and scale (not its code)."""
     answers: dict[str, int | str] = {}
     for code in codes:
         if rng.random() < 0.03:
             continue  # people skip the odd question
         item = bank.item(code)
-        if code == "CASE-COUNT":
-            answers[code] = max(0, min(150, round(rng.gauss(18 + (5 - weather.wellbeing) * 4, 4))))
-        elif code == "BHD-4W":
+        kind = bank.scales[item.response].kind
+        if item.family is AlertFamily.CASELOAD and kind is ResponseKind.INTEGER:
+            answers[code] = max(0, min(150, round(rng.gauss(weather.cases, 4))))
+        elif item.family is AlertFamily.CASELOAD:
+            answers[code] = _raw(item.reverse, round(rng.gauss(weather.manageable, 0.7)))
+        elif item.family is AlertFamily.BULLYING:
             roll = rng.random()
-            answers[code] = "yes" if roll < weather.bullying_chance else "prefer_not_to_say" if roll > 0.96 else "no"
-        elif code in ("LEAVE-JOB", "LEAVE-PROF"):
-            chance = weather.leave_chance * (1.0 if code == "LEAVE-JOB" else 0.5)
-            answers[code] = rng.choice((4, 5)) if rng.random() < chance else rng.choice((1, 2, 2, 3, 3))
+            answers[code] = "yes" if roll < weather.bullying_chance else "prefer_not_to_say" if roll > 0.97 else "no"
+        elif item.family is AlertFamily.INTENT_TO_LEAVE:
+            # A score of 1–2 (after reverse-scoring) is intending to leave; the bank asks about the
+            # job and the profession, so each is half as likely and either one counts.
+            leaving = rng.random() < weather.leave_chance / 2
+            score = rng.choice((1, 2)) if leaving else rng.choice((3, 3, 4, 4, 5))
+            answers[code] = _raw(item.reverse, score)
         else:
-            felt = max(1, min(5, round(rng.gauss(weather.wellbeing, 0.8))))
-            answers[code] = 6 - felt if item.reverse else felt
+            answers[code] = _raw(item.reverse, round(rng.gauss(weather.wellbeing, 0.8)))
     return answers
+
+
+def _raw(reverse: bool, score: int) -> int:
+    """The answer that scores ``score`` (1–5, higher better) on an item that may be reverse-scored."""
+    score = max(1, min(5, score))
+    return 6 - score if reverse else score
 
 
 @dataclass(frozen=True)
@@ -172,3 +198,19 @@ async def _submit_all(
                 raise RuntimeError(f"the form answered {response.status_code}")
 
     await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+async def load_contacts(alerts_url: str, admin_token: str, *, email: str, webhook_url: str, secret: str) -> None:
+    """The demo council's HR contact: the whole organisation, by email and by signed webhook."""
+    contact = {
+        "contact_id": "hr-wellbeing",
+        "name": "HR wellbeing team",
+        "email": email,
+        "webhook": {"url": webhook_url, "secrets": [secret]},
+        "units": [ROOT],
+    }
+    async with httpx.AsyncClient(base_url=alerts_url, timeout=30.0) as client:
+        answer = await client.put(
+            "/v1/admin/contacts", json={"contacts": [contact]}, headers={"Authorization": f"Bearer {admin_token}"}
+        )
+        answer.raise_for_status()

@@ -1,6 +1,8 @@
 """Alerts settings (environment variables prefixed ``ALERTS_``)."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
@@ -10,9 +12,28 @@ class AlertsSettings(OidcSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_")
 
     http_port: int = 8003
-    # Minimum reporting group k: no alert names a group smaller than this.
+    # Minimum reporting group k, in people: no alert names a group smaller than this.
     min_group_size: int = Field(default=5, ge=3, le=20)
-    # Share of answers over the window that intend to leave (job or profession) that raises an alert.
-    intent_to_leave_threshold: float = Field(default=0.5, gt=0, le=1)
-    window_weeks: int = Field(default=4, ge=1, le=26)
+    # The organisation's alert rules (YAML); the packaged social-work defaults when unset.
+    rules_path: Path | None = None
+    # The question bank, for which items make up each HSE scale (the sustained-decline rule).
+    bank_path: Path | None = None
+    organisation_name: str = "Your organisation"
+    # Where HR reaches this service; alert emails and webhooks link to the alert here.
+    public_url: str | None = None
     outbox_interval_seconds: float = Field(default=30.0, gt=0)
+
+    # Delivery to HR contacts: retried with exponential backoff and jitter, then marked failed.
+    delivery_interval_seconds: float = Field(default=5.0, gt=0)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    delivery_first_retry_seconds: float = Field(default=30.0, gt=0)
+    delivery_max_retry_seconds: float = Field(default=3600.0, gt=0)
+    delivery_max_attempts: int = Field(default=12, ge=1, le=100)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "WellPulse alerts <alerts@example.org>"

@@ -1,183 +1,313 @@
-"""Alerts' SQL: apply scored events idempotently, read window counts, keep alerts and the outbox."""
+"""Alerts' SQL: events applied, the tree the rules climb, alerts and their history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
-from wellpulse.alerts.rules import Decision, WindowCounts
-from wellpulse.common.orgtree import SCOPE_CTE, SUBTREE_CTE
+from wellpulse.alerts.lifecycle import Latest, Status
+from wellpulse.alerts.rules import Finding
+from wellpulse.common.orgtree import SCOPE_CTE
 
 SCHEMA = "alerts"
-AlertStatus = Literal["open", "acknowledged", "resolved"]
+
+
+async def fresh_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Record the events; returns those never applied before (a redelivery is absorbed here)."""
+    rows = await conn.fetch(
+        "INSERT INTO alerts.applied_events (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING "
+        "RETURNING event_id::text",
+        list(event_ids),
+    )
+    return {r["event_id"] for r in rows}
 
 
 @dataclass(frozen=True)
-class CountDelta:
-    event_id: str
+class UnitRow:
     unit_id: str
-    week_start: date
-    leave_answered: int
-    leavers: int
+    parent_id: str | None
+    name: str
 
 
-async def apply_counts(conn: asyncpg.Connection, deltas: Sequence[CountDelta]) -> set[tuple[str, date]]:
-    """Add the events not applied before; returns the (unit, week) pairs that changed."""
+async def units(conn: asyncpg.Connection, unit_ids: Collection[str]) -> dict[str, UnitRow]:
     rows = await conn.fetch(
-        """
-        WITH fresh AS (
-            INSERT INTO alerts.applied_events (event_id)
-            SELECT unnest($1::uuid[])
-            ON CONFLICT DO NOTHING
-            RETURNING event_id
-        ), delta AS (
-            SELECT d.unit_id, d.week_start, count(*) AS respondents,
-                   sum(d.leave_answered) AS leave_answered, sum(d.leavers) AS leavers
-            FROM unnest($1::uuid[], $2::text[], $3::date[], $4::int[], $5::int[])
-                 AS d(event_id, unit_id, week_start, leave_answered, leavers)
-            JOIN fresh USING (event_id)
-            GROUP BY d.unit_id, d.week_start
-        )
-        INSERT INTO alerts.unit_week_counts AS c
-            (unit_id, week_start, respondents, leave_answered, leavers)
-        SELECT unit_id, week_start, respondents, leave_answered, leavers FROM delta
-        ON CONFLICT (unit_id, week_start) DO UPDATE SET
-            respondents = c.respondents + excluded.respondents,
-            leave_answered = c.leave_answered + excluded.leave_answered,
-            leavers = c.leavers + excluded.leavers
-        RETURNING unit_id, week_start
-        """,
-        [d.event_id for d in deltas],
-        [d.unit_id for d in deltas],
-        [d.week_start for d in deltas],
-        [d.leave_answered for d in deltas],
-        [d.leavers for d in deltas],
+        "SELECT unit_id, parent_id, name FROM alerts.org_units WHERE unit_id = ANY($1::text[])", list(unit_ids)
     )
-    return {(r["unit_id"], r["week_start"]) for r in rows}
+    return {r["unit_id"]: UnitRow(r["unit_id"], r["parent_id"], r["name"]) for r in rows}
 
 
-async def ancestry(conn: asyncpg.Connection, unit_id: str) -> list[str]:
-    """The unit and its ancestors, nearest first. A unit the tree does not know yet stands alone."""
+async def children(conn: asyncpg.Connection, parents: Collection[str]) -> dict[str, str]:
+    """The live children of these units: child -> parent."""
+    rows = await conn.fetch(
+        "SELECT unit_id, parent_id FROM alerts.org_units WHERE parent_id = ANY($1::text[]) AND NOT removed",
+        list(parents),
+    )
+    return {r["unit_id"]: r["parent_id"] for r in rows}
+
+
+async def subtree_headcounts(conn: asyncpg.Connection, unit_ids: Collection[str]) -> dict[str, int]:
+    """Each unit's headcount with everything below it (the org file gives each unit's own)."""
     rows = await conn.fetch(
         """
-        WITH RECURSIVE chain AS (
-            SELECT $1::text AS unit_id, 0 AS depth
+        WITH RECURSIVE below AS (
+            SELECT u AS top, u AS unit_id FROM unnest($1::text[]) AS u
             UNION ALL
-            SELECT u.parent_id, c.depth + 1
-            FROM alerts.org_units u JOIN chain c ON u.unit_id = c.unit_id
-            WHERE u.parent_id IS NOT NULL AND c.depth < 64
+            SELECT b.top, o.unit_id FROM below b JOIN alerts.org_units o ON o.parent_id = b.unit_id
+            WHERE NOT o.removed
         )
-        SELECT unit_id FROM chain ORDER BY depth
+        SELECT b.top, coalesce(sum(o.headcount), 0)::bigint AS headcount
+        FROM below b JOIN alerts.org_units o ON o.unit_id = b.unit_id AND NOT o.removed
+        GROUP BY b.top
         """,
-        unit_id,
+        list(unit_ids),
     )
-    return [r["unit_id"] for r in rows]
+    return {r["top"]: r["headcount"] for r in rows}
 
 
-async def window_counts(conn: asyncpg.Connection, unit_id: str, start: date, end: date) -> WindowCounts:
-    row = await conn.fetchrow(
-        SUBTREE_CTE.format(schema=SCHEMA)
-        + """
-        SELECT coalesce(sum(respondents), 0) AS respondents,
-               coalesce(sum(leave_answered), 0) AS leave_answered,
-               coalesce(sum(leavers), 0) AS leavers
-        FROM alerts.unit_week_counts JOIN subtree USING (unit_id)
-        WHERE week_start BETWEEN $2 AND $3
-        """,
-        unit_id,
-        start,
-        end,
-    )
-    assert row is not None
-    return WindowCounts(unit_id, row["respondents"], row["leave_answered"], row["leavers"])
-
-
-async def raise_alert(
-    conn: asyncpg.Connection,
-    alert_id: str,
-    rule: str,
-    decision: Decision,
-    window: tuple[date, date],
-    threshold: float,
-) -> bool:
-    """Record the alert unless one is live for this unit and rule; True when it is new."""
-    inserted = await conn.fetchval(
-        """
-        INSERT INTO alerts.alerts
-            (alert_id, rule, unit_id, window_start, window_end, respondents, value, threshold)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT DO NOTHING
-        RETURNING true
-        """,
-        alert_id,
-        rule,
-        decision.unit_id,
-        window[0],
-        window[1],
-        decision.respondents,
-        decision.value,
-        threshold,
-    )
-    return bool(inserted)
-
-
-async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[asyncpg.Record]:
-    """Lock alerts not yet on ``pulse.alerts``; a sibling replica skips the ones locked here."""
+async def team_scale_rows(conn: asyncpg.Connection, first: date, last: date) -> list[asyncpg.Record]:
+    """Every team's (a live unit with no live children) scale sums over a window: the benchmark."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
-        SELECT alert_id, rule, unit_id, window_start, window_end, respondents, value, threshold,
-               raised_on
-        FROM alerts.alerts WHERE NOT published
-        ORDER BY raised_on LIMIT $1
-        FOR UPDATE SKIP LOCKED
+        SELECT r.unit_id, r.week_start, r.measure, r.n, r.total
+        FROM alerts.subtree_rollups r JOIN alerts.org_units u USING (unit_id)
+        WHERE NOT u.removed AND r.week_start BETWEEN $1 AND $2 AND r.measure LIKE 'scale:%'
+          AND NOT EXISTS (SELECT 1 FROM alerts.org_units c WHERE c.parent_id = u.unit_id AND NOT c.removed)
         """,
-        limit,
+        first,
+        last,
     )
     return rows
 
 
-async def mark_published(conn: asyncpg.Connection, alert_ids: Sequence[str]) -> None:
-    await conn.execute("UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", alert_ids)
+async def latest_alert(conn: asyncpg.Connection, unit_id: str, rule: str) -> Latest | None:
+    row = await conn.fetchrow(
+        """
+        SELECT alert_id::text, status, resolved_at FROM alerts.alerts WHERE unit_id = $1 AND rule = $2
+        ORDER BY raised_at DESC LIMIT 1
+        """,
+        unit_id,
+        rule,
+    )
+    if row is None:
+        return None
+    resolved = row["resolved_at"].date() if row["resolved_at"] else None
+    return Latest(row["alert_id"], Status(row["status"]), resolved)
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    alert_id: str
+    rule: str
+    family: str
+    unit_id: str
+    unit_name: str
+    title: str
+    window_start: date
+    window_end: date
+    people: int
+    findings: tuple[Finding, ...]
+    # measure -> ISO week -> how many contributed: what the figures disclose.
+    disclosed: dict[str, dict[str, int]]
+    first_step: str
+    changes: tuple[str, ...]
+    follows: str | None
+
+
+def _findings_json(findings: Sequence[Finding]) -> str:
+    return json.dumps(
+        [{"clause": f.clause, "value": f.value, "threshold": f.threshold, "text": f.text} for f in findings]
+    )
+
+
+async def insert_alert(conn: asyncpg.Connection, alert: NewAlert) -> bool:
+    """Record a new alert and its first history line; False when it exists already (a replay)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO alerts.alerts (alert_id, rule, family, unit_id, unit_name, still_holds_week,
+            window_start, window_end, people, findings, first_step, changes, follows, title, disclosed)
+        VALUES ($1, $2, $3, $4, $5, $7, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        alert.alert_id,
+        alert.rule,
+        alert.family,
+        alert.unit_id,
+        alert.unit_name,
+        alert.window_start,
+        alert.window_end,
+        alert.people,
+        _findings_json(alert.findings),
+        alert.first_step,
+        list(alert.changes),
+        alert.follows,
+        alert.title,
+        json.dumps(alert.disclosed),
+    )
+    if inserted:
+        await add_event(conn, alert.alert_id, "system", "raised", None)
+    return bool(inserted)
+
+
+async def still_holds(conn: asyncpg.Connection, alert_id: str, week: date) -> None:
+    """The condition of a live alert held again in a window ending ``week``; its figures stay as raised."""
+    await conn.execute(
+        "UPDATE alerts.alerts SET still_holds_week = greatest(still_holds_week, $2) WHERE alert_id = $1::uuid",
+        alert_id,
+        week,
+    )
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    unit_id: str
+    disclosed: dict[str, dict[str, int]]
+
+
+async def disclosures(conn: asyncpg.Connection, rule: str, units: Collection[str]) -> list[Disclosure]:
+    """What earlier alerts of ``rule`` for these units disclosed, whatever their status."""
+    rows = await conn.fetch(
+        "SELECT unit_id, disclosed::text FROM alerts.alerts WHERE rule = $1 AND unit_id = ANY($2::text[])",
+        rule,
+        list(units),
+    )
+    return [Disclosure(r["unit_id"], json.loads(r["disclosed"])) for r in rows]
+
+
+async def subtree(conn: asyncpg.Connection, unit_id: str) -> list[str]:
+    """The unit and every unit below it."""
+    rows = await conn.fetch(SCOPE_CTE.format(schema=SCHEMA) + "SELECT unit_id FROM scope", [unit_id])
+    return [r["unit_id"] for r in rows]
+
+
+async def add_event(conn: asyncpg.Connection, alert_id: str, actor: str, action: str, note: str | None) -> None:
+    await conn.execute(
+        """
+        INSERT INTO alerts.alert_events (alert_id, seq, actor, action, note)
+        SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM alerts.alert_events WHERE alert_id = $1
+        """,
+        alert_id,
+        actor,
+        action,
+        note,
+    )
 
 
 @dataclass(frozen=True)
 class AlertRow:
     alert_id: str
     rule: str
+    family: str
     unit_id: str
+    unit_name: str
+    title: str
+    still_holds_week: date
     window_start: date
     window_end: date
-    respondents: int
-    value: float
-    threshold: float
-    status: AlertStatus
-    raised_on: date
+    people: int
+    findings: list[dict[str, Any]]
+    first_step: str
+    changes: list[str]
+    status: Status
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolution_note: str | None
+    follows: str | None
 
 
-ALERT_COLUMNS = (
-    "alert_id::text, rule, unit_id, window_start, window_end, respondents, value, threshold, status, raised_on"
-)
+ALERT_COLUMNS = """alert_id::text, rule, family, unit_id, unit_name, title, still_holds_week, window_start, window_end,
+    people, findings::text, first_step, changes, status, raised_at, resolved_at, resolution_note, follows::text"""
 
 
-async def list_alerts(pool: asyncpg.Pool, scope_units: Sequence[str], status: str | None) -> list[AlertRow]:
+def _alert(row: asyncpg.Record) -> AlertRow:
+    values = dict(row)
+    values["findings"] = json.loads(values["findings"])
+    values["status"] = Status(values["status"])
+    return AlertRow(**values)
+
+
+async def list_alerts(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    scope_units: Sequence[str],
+    *,
+    status: Status | None = None,
+    family: str | None = None,
+    unit_id: str | None = None,
+    limit: int = 200,
+) -> list[AlertRow]:
     """Alerts for units within the subtrees of ``scope_units``, newest first."""
     rows = await pool.fetch(
         SCOPE_CTE.format(schema=SCHEMA)
         + f"""
         SELECT {ALERT_COLUMNS} FROM alerts.alerts JOIN scope USING (unit_id)
-        WHERE $2::text IS NULL OR status = $2
-        ORDER BY raised_on DESC, unit_id, rule
+        WHERE ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR family = $3)
+          AND ($4::text IS NULL OR unit_id = $4)
+        ORDER BY raised_at DESC, unit_id, rule
+        LIMIT $5
         """,
         list(scope_units),
-        status,
+        status.value if status else None,
+        family,
+        unit_id,
+        limit,
     )
-    return [AlertRow(*r) for r in rows]
+    return [_alert(r) for r in rows]
 
 
-async def get_alert(pool: asyncpg.Pool, alert_id: str) -> AlertRow | None:
-    row = await pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts.alerts WHERE alert_id = $1::uuid", alert_id)
-    return AlertRow(*row) if row else None
+async def get_alert(conn: asyncpg.Pool | asyncpg.Connection, alert_id: str, *, lock: bool = False) -> AlertRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {ALERT_COLUMNS} FROM alerts.alerts WHERE alert_id = $1::uuid" + (" FOR UPDATE" if lock else ""),
+        alert_id,
+    )
+    return _alert(row) if row else None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    note: str | None
+
+
+async def history(pool: asyncpg.Pool | asyncpg.Connection, alert_id: str) -> list[EventRow]:
+    rows = await pool.fetch(
+        "SELECT seq, at, actor, action, note FROM alerts.alert_events WHERE alert_id = $1::uuid ORDER BY seq",
+        alert_id,
+    )
+    return [EventRow(**dict(r)) for r in rows]
+
+
+async def set_status(conn: asyncpg.Connection, alert_id: str, status: Status, note: str | None) -> None:
+    await conn.execute(
+        """
+        UPDATE alerts.alerts SET status = $2,
+            resolved_at = CASE WHEN $2 = 'resolved' THEN now() ELSE resolved_at END,
+            resolution_note = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolution_note END
+        WHERE alert_id = $1::uuid
+        """,
+        alert_id,
+        status.value,
+        note,
+    )
+
+
+async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[AlertRow]:
+    """Lock alerts not yet on ``pulse.alerts``; a sibling replica skips the ones locked here."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {ALERT_COLUMNS} FROM alerts.alerts WHERE NOT published
+        ORDER BY raised_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
+    return [_alert(r) for r in rows]
+
+
+async def mark_published(conn: asyncpg.Connection, alert_ids: Sequence[str]) -> None:
+    await conn.execute("UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", list(alert_ids))

@@ -110,7 +110,7 @@ class ResponseDesk:
             except BrokerUnavailable:
                 return Result(Outcome.unavailable, link)  # the transaction ends; the link is unspent
             await store.spend_link(conn, hashed)
-        return Result(Outcome.accepted, link, bullying_reported=normalised.get("BHD-4W") == "yes")
+        return Result(Outcome.accepted, link, bullying_reported=self._bank.reports_bullying(normalised))
 
 
 def _state(link: store.Link | None) -> Outcome | None:

@@ -11,11 +11,11 @@ from faststream.params import NoCast
 from wellpulse.common.db import Database
 from wellpulse.common.events import ResponseScored, monday_of
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
+from wellpulse.common.measures import measures_of
 from wellpulse.common.orgtree import apply_org_records
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
 from wellpulse.reporting import store
-from wellpulse.reporting.measures import measures_of
 from wellpulse.reporting.settings import ReportingSettings
 
 GROUP = "wellpulse-reporting"

@@ -1,4 +1,4 @@
-"""Pure: what one scored response adds to the rollups, and how rollups become shown figures.
+"""Pure: how rollups become shown figures (what a response contributes is ``common.measures``).
 
 Suppression lives here: no count, mean or rate is shown for fewer than ``k`` respondents.
 """
@@ -6,30 +6,10 @@ Suppression lives here: no count, mean or rate is shown for fewer than ``k`` res
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from wellpulse.common.events import ResponseScored
-
-RESPONSES = "responses"
-
-
-def measures_of(scored: ResponseScored) -> Iterator[tuple[str, float]]:
-    """(measure, value) pairs one response contributes; each adds 1 to n and value to the sums."""
-    yield RESPONSES, 1.0
-    for scale, mean in scored.scales.items():
-        yield f"scale:{scale}", mean
-    for code, score in scored.items.items():
-        yield f"item:{code}", score
-    families = scored.families
-    if families.intends_to_leave is not None:
-        yield "family:intends_to_leave", float(families.intends_to_leave)
-    if families.bullying in ("yes", "no"):
-        yield "family:bullying_reported", float(families.bullying == "yes")
-    if families.caseload_manageable is not None:
-        yield "family:caseload_manageable", float(families.caseload_manageable)
-    if families.cases_held is not None:
-        yield "family:cases_held", float(families.cases_held)
+from wellpulse.common.measures import RESPONSES
 
 
 @dataclass(frozen=True)

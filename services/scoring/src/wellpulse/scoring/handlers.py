@@ -31,6 +31,10 @@ def register(broker: KafkaBroker, settings: ServiceSettings, telemetry: Telemetr
         """Score anonymous responses from ``pulse.responses`` into ``pulse.scored``."""
         outgoing = []
         for received in await dead_letters.decode_batch(records, PulseResponseSubmitted):
+            if received.event.data.bank_version != bank.version:
+                reason = f"bank version {received.event.data.bank_version!r} is not the one loaded ({bank.version!r})"
+                await dead_letters.reject(received.record, reason)
+                continue
             try:
                 outgoing.append((received.event.data.unit_id, scored_event(received.event, bank)))
             except InvalidAnswers as exc:

@@ -14,17 +14,14 @@ from wellpulse.common.bank import QuestionBank
 from wellpulse.common.events import (
     AlertFamilies,
     Answer,
-    BullyingAnswer,
     Envelope,
     PulseResponseSubmitted,
     ResponseScored,
     derived_id,
 )
 
-SCORING_VERSION = "2026.1"
-
-# Agreeing (4) or strongly agreeing (5) that one is thinking of leaving counts as intending to.
-AGREES = 4
+# 2026.2: alert-family values from the bank's tags.
+SCORING_VERSION = "2026.2"
 
 
 def score_response(
@@ -44,36 +41,7 @@ def score_response(
         item_scores[code] = score
         by_scale[item.hse_scale.value].append(score)
     scales = {scale: round(fmean(scores), 6) for scale, scores in sorted(by_scale.items())}
-    return scales, item_scores, alert_families(answers)
-
-
-def alert_families(answers: Mapping[str, Answer]) -> AlertFamilies:
-    return AlertFamilies(
-        cases_held=_int(answers.get("CASE-COUNT")),
-        caseload_manageable=_int(answers.get("CASE-MANAGE")),
-        bullying=_bullying(answers.get("BHD-4W")),
-        intends_to_leave_job=_agrees(answers.get("LEAVE-JOB")),
-        intends_to_leave_profession=_agrees(answers.get("LEAVE-PROF")),
-    )
-
-
-def _int(value: Answer | None) -> int | None:
-    return value if isinstance(value, int) else None
-
-
-def _agrees(value: Answer | None) -> bool | None:
-    return value >= AGREES if isinstance(value, int) else None
-
-
-def _bullying(value: Answer | None) -> BullyingAnswer | None:
-    return _BULLYING.get(value) if isinstance(value, str) else None
-
-
-_BULLYING: dict[str, BullyingAnswer] = {
-    "yes": "yes",
-    "no": "no",
-    "prefer_not_to_say": "prefer_not_to_say",
-}
+    return scales, item_scores, bank.families(answers)
 
 
 def scored_event(submitted: Envelope[PulseResponseSubmitted], bank: QuestionBank) -> Envelope[ResponseScored]:

@@ -3,7 +3,7 @@
     user: CurrentUser                                        # any valid token
     user: Annotated[Principal, require(Role.admin)]          # 403 without the role (unscoped resources)
     unit_id: Annotated[str, Depends(UnitInScope(Role.leader, Role.hr))]  # 404 outside the caller's scope
-    scope: Annotated[Scope, Depends(CallerScope(Role.hr))]   # ``await scope.covers(unit)`` in a handler
+    scope: Annotated[Scope, Depends(CallerScope(Role.hr, resource="alert", path_param="alert_id"))]
 
 Scope comes from the org tree the service keeps (``app.state.org_tree``), not from the token
 alone: a unit is the caller's when the unit or one of its ancestors is among the token's units.
@@ -94,14 +94,21 @@ class Scope:
 
 
 class CallerScope:
-    """The caller's scope for the handler to check units against (``await scope.covers(unit_id)``)."""
+    """The caller's scope for the handler to check units against (``await scope.covers(unit_id)``).
+
+    A caller without the role gets the 404 an unknown ``resource`` would get, at once, before the
+    request is read any further (its ``path_param`` names the resource in the detail).
+    """
 
     answers = 404
 
-    def __init__(self, *roles: Role) -> None:
+    def __init__(self, *roles: Role, resource: str, path_param: str) -> None:
         self.roles = frozenset(roles)
+        self.resource, self.path_param = resource, path_param
 
     async def __call__(self, request: Request, user: CurrentUser) -> Scope:
+        if not user.has_any(self.roles):
+            raise not_found(self.resource, str(request.path_params.get(self.path_param, "")))
         return Scope(user, self.roles, request.app.state.org_tree)
 
 

@@ -1,0 +1,161 @@
+"""Disclosure control: which figures may be shown without revealing anything about fewer than k
+people. One pure module for every figure the product shows: trends, heatmaps, exports, alerts.
+
+The unit of protection is one week's cell of one measure for one unit's subtree, counted in
+people: responses are anonymous, so a window of several weeks cannot count distinct people, and
+the only safe lower bound is one week's contributors. A cell is shown when
+
+1. at least ``k`` people contributed to it, and
+2. for every shown unit, the part of it that its shown units below do not cover (its own direct
+   members plus hidden descendants) is either empty or at least ``k`` people. Otherwise a parent
+   minus its visible children would give the remainder away, so the smallest of those children is
+   hidden too (complementary suppression), and so on until it holds.
+
+With the tree's figures cut into such "remainders", any sum or difference of shown figures is a
+union of remainders, each empty or of at least ``k`` people: parent − children, sibling against
+sibling, or alert against trend, nothing smaller than ``k`` can be recovered. A figure that spans
+several weeks (an alert's window, a multi-week export) may be shown only where every week that
+contributes to it is shown: window − window then only ever subtracts shown weeks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+
+class CountUnknown(LookupError):
+    """The count of a unit the decision needs was not given; load it and ask again."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__(unit)
+        self.unit = unit
+
+
+class ChildrenUnknown(LookupError):
+    """The decision needs a unit's children, which the tree was not given; load them and ask again."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__(unit)
+        self.unit = unit
+
+
+@dataclass(frozen=True)
+class OrgTree:
+    """Who is whose parent. A unit whose parent is not in the tree is a root.
+
+    A fragment of a large tree names in ``complete`` the units whose children it holds; asking
+    for any other unit's children raises ``ChildrenUnknown``.
+    """
+
+    parents: Mapping[str, str | None]
+    complete: frozenset[str] | None = None
+    _children: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        children: dict[str, list[str]] = {}
+        for unit, parent in sorted(self.parents.items()):
+            if parent is not None and parent in self.parents:
+                children.setdefault(parent, []).append(unit)
+        object.__setattr__(self, "_children", children)
+
+    def children(self, unit: str) -> list[str]:
+        if self.complete is not None and unit not in self.complete:
+            raise ChildrenUnknown(unit)
+        return self._children.get(unit, [])
+
+    def parent(self, unit: str) -> str | None:
+        parent = self.parents.get(unit)
+        return parent if parent is not None and parent in self.parents else None
+
+    def chain(self, unit: str) -> list[str]:
+        """The unit and its ancestors, nearest first (a unit the tree does not know stands alone)."""
+        chain, seen = [unit], {unit}
+        while (parent := self.parent(chain[-1])) is not None and parent not in seen:
+            chain.append(parent)
+            seen.add(parent)
+        return chain
+
+    @cached_property
+    def roots(self) -> list[str]:
+        return sorted(u for u in self.parents if self.parent(u) is None)
+
+
+Count = Callable[[str], int]
+
+
+def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None = None) -> frozenset[str]:
+    """The units whose cell (one week, one measure) may be shown.
+
+    ``count(unit)`` is the number of people in the unit's whole subtree who contributed to the
+    cell; it may raise ``CountUnknown`` for a unit it was not given, which propagates so the
+    caller can load it. With ``focus``, only those units' fate is decided (and returned): just
+    their ancestors' remainders are examined, which gives exactly the answer the whole tree would.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    wanted = set(focus) if focus is not None else None
+    hidden: set[str] = set()
+
+    def shown(unit: str) -> bool:
+        return unit not in hidden and count(unit) >= k
+
+    def topmost_shown_below(unit: str) -> list[str]:
+        """The shown units under ``unit`` with no shown unit between them and it."""
+        found: list[str] = []
+        for child in tree.children(unit):
+            if count(child) < k:
+                continue  # nor anything below it: a subtree never counts more than its root
+            if child in hidden:
+                found.extend(topmost_shown_below(child))
+            else:
+                found.append(child)
+        return found
+
+    def settle(parent: str) -> None:
+        """Hide the smallest shown units below ``parent`` until its remainder is 0 or ≥ k."""
+        below = topmost_shown_below(parent)
+        while 0 < count(parent) - sum(count(u) for u in below) < k:
+            smallest = min(below, key=lambda u: (count(u), u))
+            hidden.add(smallest)
+            below.remove(smallest)
+            below.extend(topmost_shown_below(smallest))
+
+    examine = _ancestors_first(tree, wanted) if wanted is not None else _top_down(tree)
+    for unit in examine:
+        if shown(unit):
+            settle(unit)
+    candidates = wanted if wanted is not None else set(tree.parents)
+    return frozenset(u for u in candidates if shown(u))
+
+
+def _top_down(tree: OrgTree) -> list[str]:
+    order, queue = [], list(tree.roots)
+    while queue:
+        unit = queue.pop(0)
+        order.append(unit)
+        queue.extend(tree.children(unit))
+    return order
+
+
+def _ancestors_first(tree: OrgTree, focus: Collection[str]) -> list[str]:
+    """Every ancestor of the focus units (and the units themselves), each after its parent.
+
+    A unit's own remainder never decides its own fate, only its descendants'; but settling an
+    ancestor can hide it, so every ancestor must be settled, top down, before it is read.
+    """
+    depth: dict[str, int] = {}
+    for unit in focus:
+        chain = tree.chain(unit)
+        for distance, ancestor in enumerate(chain):
+            depth[ancestor] = len(chain) - 1 - distance
+    return sorted(depth, key=lambda u: (depth[u], u))
+
+
+def window_shown(unit: str, weeks: Mapping[str, frozenset[str]], counts: Mapping[str, int]) -> bool:
+    """Whether a figure over several weeks may name ``unit``: every week that contributes to it
+    (a count above zero) shows the unit's cell. ``weeks`` maps each week to the units shown that
+    week; ``counts`` each week to the unit's count."""
+    contributing = [week for week, n in counts.items() if n > 0]
+    return bool(contributing) and all(unit in weeks.get(week, frozenset()) for week in contributing)

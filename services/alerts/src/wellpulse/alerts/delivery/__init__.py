@@ -1,0 +1,1 @@
+"""Delivery transports for HR alerts: what a notice says, how it is signed and sent, and when to try again."""
