@@ -12,8 +12,9 @@ import pytest
 from wellpulse.alerts import store as alerts_store
 from wellpulse.alerts.app import MIGRATIONS as ALERTS_MIGRATIONS
 from wellpulse.alerts.rules import Decision
-from wellpulse.common.db import Database, apply_migrations
+from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
+from wellpulse.common.migrations import apply_migrations
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
