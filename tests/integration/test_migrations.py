@@ -7,6 +7,8 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -43,20 +45,12 @@ async def test_a_replica_waits_for_the_migrating_one_and_goes_on_when_its_sessio
         asyncio.to_thread(apply_migrations, fresh_database, "reporting", REPORTING_MIGRATIONS)
     )
     try:
+        # The replica is blocked on the lock: PostgreSQL shows its session waiting for it.
+        await wait_for_a_lock_wait(fresh_database, "advisory")
+        assert not waiting.done(), "the replica migrated while another session held the lock"
+        # The holder dies without unlocking, as a SIGKILLed process's session ends.
         with psycopg.connect(fresh_database, autocommit=True) as observer:
-            # The replica is blocked on the lock: PostgreSQL shows its session waiting for it.
-            deadline = asyncio.get_running_loop().time() + 30
-            while not observer.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ).fetchone()[0]:  # type: ignore[index]
-                assert asyncio.get_running_loop().time() < deadline, "the replica never waited for the lock"
-                assert not waiting.done(), "the replica migrated while another session held the lock"
-                await asyncio.sleep(0.05)
-            assert not waiting.done()
-            # The holder dies without unlocking (as a SIGKILLed process's session ends).
-            pid = holder.info.backend_pid
-            observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            observer.execute("SELECT pg_terminate_backend(%s)", (holder.info.backend_pid,))
         assert await asyncio.wait_for(waiting, 30) == ["0001.initial"]
     finally:
         holder.close()
@@ -101,3 +95,55 @@ async def test_a_stale_yoyo_lock_left_by_an_older_version_is_removed(fresh_datab
     assert applied == ["0001.initial"]
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*) FROM reporting.yoyo_lock").fetchone() == (0,)
+
+
+MIGRATE = """
+import sys
+from pathlib import Path
+from wellpulse.common.migrations import apply_migrations
+apply_migrations(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
+"""
+
+
+async def test_a_replica_killed_between_creating_the_tables_and_recording_them_leaves_nothing_half_done(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    # yoyo's bookkeeping first (no migrations yet), so the test can hold its log table: the runner
+    # then blocks right after the migration's tables were created, before the migration is recorded.
+    assert apply_migrations(fresh_database, "reporting", tmp_path) == []
+    with psycopg.connect(fresh_database) as blocker:
+        blocker.execute("LOCK TABLE reporting._yoyo_log IN ACCESS EXCLUSIVE MODE")
+        replica = await asyncio.to_thread(
+            subprocess.Popen, [sys.executable, "-c", MIGRATE, fresh_database, "reporting", str(REPORTING_MIGRATIONS)]
+        )
+        try:
+            await wait_for_a_lock_wait(fresh_database, "relation")
+            with psycopg.connect(fresh_database) as observer:  # its tables exist, for its own session only
+                assert observer.execute("SELECT to_regclass('reporting.rollups')").fetchone() == (None,)
+        finally:
+            replica.kill()
+            await asyncio.to_thread(replica.wait)
+        blocker.rollback()
+
+    applied = await asyncio.to_thread(apply_migrations, fresh_database, "reporting", REPORTING_MIGRATIONS)
+
+    assert applied == ["0001.initial"]
+    assert recorded(fresh_database, "reporting") == ["0001.initial"]
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT to_regclass('reporting.rollups')::text").fetchone() == ("reporting.rollups",)
+
+
+async def wait_for_a_lock_wait(dsn: str, locktype: str, within: float = 30.0) -> None:
+    """Until some session of this database waits for a lock of this type (advisory, relation)."""
+    deadline = time.monotonic() + within
+    with psycopg.connect(dsn, autocommit=True) as observer:
+        while True:
+            row = observer.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = %s AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (locktype,),
+            ).fetchone()
+            if row and row[0]:
+                return
+            assert time.monotonic() < deadline, f"nobody waited for a {locktype} lock within {within:.0f}s"
+            await asyncio.sleep(0.05)

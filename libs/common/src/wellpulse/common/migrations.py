@@ -4,7 +4,8 @@ Replicas take turns on a PostgreSQL advisory lock, one per schema, held by the m
 PostgreSQL releases it when that session ends, however the process ends, so a replica killed in
 the middle of a migration never leaves a lock behind for the next one to wait on. yoyo's own lock,
 a row in a table, would stay until someone deleted it; it is never taken here, and a row that an
-older version left behind is removed.
+older version left behind is removed. Each migration commits together with its record, so a crash
+never leaves one applied but unrecorded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -87,6 +89,25 @@ class _AdvisoryLockedBackend(PostgresqlPsycopgBackend):  # type: ignore[misc] # 
     @contextlib.contextmanager
     def lock(self, timeout: int = 10) -> Iterator[None]:
         yield
+
+    def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
+        """Apply a migration and record it in one transaction.
+
+        yoyo applies a migration on a second connection, commits, and only then records it: a crash
+        in between leaves tables that no record explains, and every later start fails creating
+        them again. A migration declared non-transactional is left to yoyo as it is.
+        """
+        migration.load()
+        if not migration.use_transactions:
+            super().apply_one(migration, force=force, mark=mark)
+            return
+        log.info("applying %s", migration.id)
+        self.ensure_internal_schema_updated()
+        with self.transaction():  # the migration's own transaction becomes a savepoint inside it
+            migration.process_steps(self, "apply", force=force)
+            self.log_migration(migration, "apply")
+            if mark:
+                self.mark_one(migration, log=False)
 
 
 def yoyo_uri(dsn: str, schema: str) -> str:
