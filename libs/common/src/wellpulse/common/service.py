@@ -26,7 +26,7 @@ from wellpulse.common.auth.dependencies import OrgTree
 from wellpulse.common.auth.settings import OidcSettings
 from wellpulse.common.db import Database
 from wellpulse.common.http import install_problem_handlers
-from wellpulse.common.kafka import ensure_topics
+from wellpulse.common.kafka import ensure_topics, start_broker
 from wellpulse.common.limits import BodyLimit, BodyLimits, bounded_http_protocol
 from wellpulse.common.migrations import apply_migrations
 from wellpulse.common.openapi import document_answers
@@ -67,8 +67,8 @@ def service_app(
                 await database.open(settings)
                 stack.push_async_callback(database.close)
             await ensure_topics(settings)
-            await broker.start()
-            stack.push_async_callback(broker.stop)
+            stack.push_async_callback(broker.stop)  # also stops the groups joined if another fails
+            await start_broker(broker)
             for job in background:
                 task = asyncio.create_task(job(), name=f"{service}-{job.__name__}")
                 stack.push_async_callback(_cancel, task)
