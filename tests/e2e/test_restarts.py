@@ -5,6 +5,9 @@ both come up and apply the schema once. Each on a broker and databases of its ow
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -251,3 +254,26 @@ def _leftover_locks(database_url: str) -> tuple[int, int]:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
     return (rows[0] if rows else -1, held[0] if held else -1)
+
+
+async def test_the_migrate_command_applies_the_schema_once_and_exits(fresh_database: str, auth: Auth) -> None:
+    script = Path(sys.executable).parent / "wellpulse-reporting"
+    env = {
+        **os.environ,
+        "REPORTING_ENVIRONMENT": "development",
+        "REPORTING_DATABASE_URL": fresh_database,
+        "REPORTING_OIDC_ISSUER": auth.issuer_url,
+    }
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), "migrate"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    first = await asyncio.to_thread(migrate)
+    again = await asyncio.to_thread(migrate)
+
+    assert (first.returncode, again.returncode) == (0, 0), (first.stderr, again.stderr)
+    assert f"reporting: {len(MIGRATION_IDS)} migration(s) applied" in first.stderr
+    assert "reporting: 0 migration(s) applied" in again.stderr
+    assert _recorded(fresh_database) == dict.fromkeys(MIGRATION_IDS, 1)
