@@ -21,6 +21,7 @@ import pytest
 from yoyo import read_migrations
 
 from tests.e2e.support import Auth, lone_service, own_broker
+from tests.locks import until_a_session_waits
 from wellpulse.common.migrations import apply_migrations, lock_name, migration_table
 from wellpulse.common.settings import ServiceSettings
 from wellpulse.devstack.embedded import EmbeddedTansu
@@ -188,7 +189,7 @@ async def _waiting_for_the_migration_lock(
         holder.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock_name(SCHEMA),))
 
         async def moment(victim: ServiceProcess) -> None:
-            await _until_a_session_waits(database_url, "advisory", victim)
+            await until_a_session_waits(database_url, "advisory", still_running=_alive(victim))
 
         yield moment
 
@@ -202,7 +203,7 @@ async def _inside_the_migration(database_url: str) -> AsyncIterator[Callable[[Se
         holder.execute(f"LOCK TABLE {SCHEMA}._yoyo_log IN ACCESS EXCLUSIVE MODE")
 
         async def moment(victim: ServiceProcess) -> None:
-            await _until_a_session_waits(database_url, "relation", victim)
+            await until_a_session_waits(database_url, "relation", still_running=_alive(victim))
 
         yield moment
         holder.rollback()
@@ -216,21 +217,8 @@ async def _once_ready(_: str) -> AsyncIterator[Callable[[ServiceProcess], Awaita
     yield moment
 
 
-async def _until_a_session_waits(database_url: str, locktype: str, victim: ServiceProcess) -> None:
-    deadline = time.monotonic() + 60
-    with psycopg.connect(database_url, autocommit=True) as observer:
-        while True:
-            row = observer.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = %s AND NOT granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                (locktype,),
-            ).fetchone()
-            if row and row[0]:
-                return
-            assert victim.process is not None
-            assert victim.process.poll() is None, "the service exited instead of waiting"
-            assert time.monotonic() < deadline, f"the service never waited for the {locktype} lock"
-            await asyncio.sleep(0.05)
+def _alive(victim: ServiceProcess) -> Callable[[], bool]:
+    return lambda: victim.process is not None and victim.process.poll() is None
 
 
 def _tables(database_url: str) -> set[str]:

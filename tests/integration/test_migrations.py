@@ -7,12 +7,12 @@ import asyncio
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.locks import until_a_session_waits
 from wellpulse.common.migrations import apply_migrations, lock_name, migration_table, yoyo_uri
 from wellpulse.reporting.app import MIGRATIONS as REPORTING_MIGRATIONS
 
@@ -46,8 +46,7 @@ async def test_a_replica_waits_for_the_migrating_one_and_goes_on_when_its_sessio
     )
     try:
         # The replica is blocked on the lock: PostgreSQL shows its session waiting for it.
-        await wait_for_a_lock_wait(fresh_database, "advisory")
-        assert not waiting.done(), "the replica migrated while another session held the lock"
+        await until_a_session_waits(fresh_database, "advisory", still_running=lambda: not waiting.done())
         # The holder dies without unlocking, as a SIGKILLed process's session ends.
         with psycopg.connect(fresh_database, autocommit=True) as observer:
             observer.execute("SELECT pg_terminate_backend(%s)", (holder.info.backend_pid,))
@@ -117,7 +116,7 @@ async def test_a_replica_killed_between_creating_the_tables_and_recording_them_l
             subprocess.Popen, [sys.executable, "-c", MIGRATE, fresh_database, "reporting", str(REPORTING_MIGRATIONS)]
         )
         try:
-            await wait_for_a_lock_wait(fresh_database, "relation")
+            await until_a_session_waits(fresh_database, "relation", still_running=lambda: replica.poll() is None)
             with psycopg.connect(fresh_database) as observer:  # its tables exist, for its own session only
                 assert observer.execute("SELECT to_regclass('reporting.rollups')").fetchone() == (None,)
         finally:
@@ -131,19 +130,3 @@ async def test_a_replica_killed_between_creating_the_tables_and_recording_them_l
     assert recorded(fresh_database, "reporting") == ["0001.initial"]
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT to_regclass('reporting.rollups')::text").fetchone() == ("reporting.rollups",)
-
-
-async def wait_for_a_lock_wait(dsn: str, locktype: str, within: float = 30.0) -> None:
-    """Until some session of this database waits for a lock of this type (advisory, relation)."""
-    deadline = time.monotonic() + within
-    with psycopg.connect(dsn, autocommit=True) as observer:
-        while True:
-            row = observer.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = %s AND NOT granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                (locktype,),
-            ).fetchone()
-            if row and row[0]:
-                return
-            assert time.monotonic() < deadline, f"nobody waited for a {locktype} lock within {within:.0f}s"
-            await asyncio.sleep(0.05)
