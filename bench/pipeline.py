@@ -21,6 +21,7 @@ from ceiling import raw_passthrough, sample_records
 from load import CLIENTS, open_round
 from measure import CpuMeter, Sampler, ScoredReader, ScoringOffsets, ratio
 from phases import OFFSETS_POLL_S, ROLLUP_POLL_S, Pipeline, backlog_phase, live_phase
+from restarts import restart_phase
 from runtime import BenchFailed, Deadline, bounded, say
 
 from wellpulse.common.bank import load_bank
@@ -99,6 +100,10 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     if "backlog_drain" in result:
         result["ratio_scoring_backlog_to_ceiling"] = ratio(result["backlog_drain"]["scoring_per_s"], ceiling)
 
+    # Phase 4: each consumer service restarted, gracefully and after a crash.
+    if not args.skip_restarts:
+        result["restart_to_ready_s"] = await restart_phase(services, deadline)
+
 
 def log_problems(log_dir: Path) -> dict[str, Any]:
     """Counts of warnings and errors in each service log, with the first few lines of each kind."""
@@ -131,6 +136,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline for the measured run, s")
     parser.add_argument("--json-out", type=Path, help="also write the JSON document here")
     parser.add_argument("--skip-backlog", action="store_true", help="skip the scoring backlog phase")
+    parser.add_argument("--skip-restarts", action="store_true", help="skip the restart-to-ready phase")
     parser.add_argument("--keep-data", action="store_true", help="keep the PostgreSQL data folder")
     parser.add_argument(
         "--service-env",

@@ -248,6 +248,33 @@ async def drained(bootstrap: str, group: str, topic: str, within: float = 90.0) 
         await consumer.stop()
 
 
+def lone_service(
+    name: str, database_url: str, bootstrap: str, issuer_url: str, log_dir: Path, env: dict[str, str] | None = None
+) -> ServiceProcess:
+    """One service (not started) as its own process, on the database and broker given, as in development."""
+    spec = next(spec for spec in SERVICES if spec.name == name)
+    p = spec.env_prefix
+    base = {
+        f"{p}ENVIRONMENT": "development",
+        f"{p}DATABASE_URL": database_url,
+        f"{p}KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        f"{p}KAFKA_ENABLE_IDEMPOTENCE": "false",
+        f"{p}OIDC_ISSUER": issuer_url,
+    }
+    return ServiceProcess(spec, {**base, **(env or {})}, log_dir)
+
+
+@asynccontextmanager
+async def own_broker() -> AsyncIterator[EmbeddedTansu]:
+    """A Tansu broker for one test, which it may stop, and whose consumer groups are its own."""
+    tansu = EmbeddedTansu(PROJECT / ".devstack" / f"lonely-{os.getpid()}-{uuid.uuid4().hex[:6]}" / "tansu")
+    await asyncio.to_thread(tansu.start)
+    try:
+        yield tansu
+    finally:
+        tansu.stop()
+
+
 @dataclass
 class LonelyIntake:
     tansu: EmbeddedTansu
@@ -258,22 +285,13 @@ class LonelyIntake:
 @asynccontextmanager
 async def standalone_intake(database_url: str, issuer_url: str, env: dict[str, str]) -> AsyncIterator[LonelyIntake]:
     """pulse-intake alone, on a broker of its own that a test may stop, with its own settings."""
-    root = PROJECT / ".devstack" / f"lonely-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    tansu = EmbeddedTansu(root / "tansu")
-    bootstrap = await asyncio.to_thread(tansu.start)
-    spec = next(spec for spec in SERVICES if spec.name == "pulse-intake")
-    base = {
-        "INTAKE_ENVIRONMENT": "development",
-        "INTAKE_DATABASE_URL": database_url,
-        "INTAKE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "INTAKE_KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "INTAKE_OIDC_ISSUER": issuer_url,
-    }
-    intake = ServiceProcess(spec, {**base, **env}, root / "logs")
-    intake.start()
-    try:
-        await asyncio.to_thread(intake.wait_ready)
-        yield LonelyIntake(tansu, intake, database_url)
-    finally:
-        intake.stop()
-        tansu.stop()
+    async with own_broker() as tansu:
+        intake = lone_service(
+            "pulse-intake", database_url, tansu.bootstrap, issuer_url, tansu.root.parent / "logs", env
+        )
+        intake.start()
+        try:
+            await asyncio.to_thread(intake.wait_ready)
+            yield LonelyIntake(tansu, intake, database_url)
+        finally:
+            intake.stop()

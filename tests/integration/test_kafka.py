@@ -10,17 +10,20 @@ from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from faststream.params import NoCast
 
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, start_of_day
 from wellpulse.common.kafka import (
     DLQ_ORIGIN,
     DLQ_REASON,
     DeadLetters,
+    batch_subscriber,
     build_broker,
     ensure_topics,
     publish_events,
+    start_broker,
 )
 from wellpulse.common.settings import ServiceSettings
 from wellpulse.common.telemetry import setup_telemetry
@@ -128,3 +131,33 @@ async def test_poison_record_goes_to_its_dead_letter_topic_with_the_reason(
     assert headers["x-origin-note"] == "kept"
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]", headers["traceparent"])
     assert telemetry.dead_letters.labels(topic=topic)._value.get() == 1
+
+
+async def test_the_broker_starts_once_every_consumer_group_has_been_joined(infrastructure: Infrastructure) -> None:
+    settings = _settings(infrastructure)
+    topic = f"test.groups.{uuid.uuid4().hex[:8]}"
+    await _create(infrastructure.kafka_bootstrap, topic, partitions=3)
+    broker = build_broker(settings, setup_telemetry("test", settings), "test")
+    for group in ("first", "second"):
+
+        @batch_subscriber(broker, topic, group_id=f"test-{group}-{uuid.uuid4().hex[:6]}", settings=settings)
+        async def handle(records: NoCast[list[ConsumerRecord]]) -> None:
+            pass
+
+    try:
+        await start_broker(broker)
+        # Both groups joined together, and each member already holds its partitions.
+        assignments = [sorted(p.partition for p in sub.consumer.assignment()) for sub in broker.subscribers]
+        assert assignments == [[0, 1, 2], [0, 1, 2]]
+        assert broker.running
+    finally:
+        await broker.stop()
+
+
+async def _create(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()

@@ -13,8 +13,9 @@ from wellpulse.alerts import store as alerts_store
 from wellpulse.alerts.app import MIGRATIONS as ALERTS_MIGRATIONS
 from wellpulse.alerts.lifecycle import Status
 from wellpulse.alerts.rules import Finding
-from wellpulse.common.db import Database, apply_migrations
+from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
+from wellpulse.common.migrations import apply_migrations
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import Contribution, SubtreeRollups, affected_by_moves
 from wellpulse.intake import store as intake_store

@@ -224,6 +224,57 @@ def test_k8s_overlay_sets_the_service_port_and_prefix(spec: ServiceSpec) -> None
     assert secret["name"] == "wellpulse-secrets"
 
 
+def _keeps_a_schema(spec: ServiceSpec) -> bool:
+    return any((REPO / "services" / spec.name / "src").glob("wellpulse/*/migrations/*.sql"))
+
+
+def _overlay_pod(spec: ServiceSpec) -> dict[str, Any]:
+    overlay = _load_yaml(K8S_DIR / "services" / spec.name / "kustomization.yaml")
+    (pod,) = [
+        patch["spec"]["template"]["spec"]
+        for patch in (yaml.safe_load(p["patch"]) for p in overlay["patches"])
+        if patch["kind"] == "Deployment"
+    ]
+    return dict(pod)
+
+
+def test_k8s_base_migrates_in_an_init_container_of_the_same_image() -> None:
+    (deployment,) = [
+        d for d in yaml.safe_load_all((K8S_DIR / "base" / "service.yaml").read_text()) if d["kind"] == "Deployment"
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    (migrate,) = pod["initContainers"]
+    assert migrate["name"] == "migrate"
+    assert migrate["args"] == ["migrate"]
+    assert migrate["image"] == pod["containers"][0]["image"]
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=SERVICE_IDS)
+def test_k8s_migrations_run_before_the_service_with_its_settings(spec: ServiceSpec) -> None:
+    pod = _overlay_pod(spec)
+    (container,) = pod["containers"]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "migrate"
+    env = {item["name"]: item for item in container["env"]}
+    if not _keeps_a_schema(spec):
+        assert init.get("$patch") == "delete", f"{spec.name} keeps no schema: no init container"
+        assert spec.prefix + "MIGRATE_ON_START" not in env
+        return
+    # The service itself does not migrate; the init container does, with the same settings.
+    assert env[spec.prefix + "MIGRATE_ON_START"]["value"] == "false"
+    assert init["envFrom"] == container["envFrom"]
+    secrets = [item for item in container["env"] if "secretKeyRef" in item.get("valueFrom", {})]
+    assert init["env"] == secrets
+    assert spec.prefix + "DATABASE_URL" in {item["name"] for item in secrets}
+
+
+@pytest.mark.parametrize("spec", [s for s in SERVICES if s.name != "pulse-intake"], ids=SERVICE_IDS[1:])
+def test_k8s_consumers_are_static_group_members_named_after_their_pod(spec: ServiceSpec) -> None:
+    (container,) = _overlay_pod(spec)["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env[spec.prefix + "KAFKA_GROUP_INSTANCE_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
 def test_rendered_k8s_manifests_have_one_probed_deployment_per_service() -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
@@ -243,3 +294,10 @@ def test_rendered_k8s_manifests_have_one_probed_deployment_per_service() -> None
         assert selector.items() <= pod_labels.items()
         # A selector shared by all four services would spread traffic across them.
         assert selector["app.kubernetes.io/name"] == name
+    migrating = {
+        name: [(c["name"], c["args"]) for c in d["spec"]["template"]["spec"].get("initContainers", [])]
+        for name, d in deployments.items()
+    }
+    assert migrating == {
+        f"wellpulse-{spec.name}": [("migrate", ["migrate"])] if _keeps_a_schema(spec) else [] for spec in SERVICES
+    }

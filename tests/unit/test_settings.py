@@ -6,7 +6,12 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from wellpulse.common.settings import DevelopmentSecretOutsideDevelopment, Environment, ServiceSettings
+from wellpulse.common.settings import (
+    ConfigurationError,
+    DevelopmentSecretOutsideDevelopment,
+    Environment,
+    ServiceSettings,
+)
 
 DEFAULT_SECRET = "development-only-not-a-secret"
 
@@ -117,3 +122,17 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(ValidationError):
         settings.http_port = 9000  # type: ignore[misc]
+
+
+def test_heartbeats_must_fit_three_times_into_the_session() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        DemoSettings(
+            environment=Environment.development, kafka_session_timeout_ms=6000, kafka_heartbeat_interval_ms=3000
+        )
+
+    assert "DEMO_KAFKA_HEARTBEAT_INTERVAL_MS (3000)" in str(caught.value)
+    assert "DEMO_KAFKA_SESSION_TIMEOUT_MS (6000)" in str(caught.value)
+    assert (
+        DemoSettings(environment=Environment.development, kafka_heartbeat_interval_ms=2000).kafka_session_timeout_ms
+        == 6000
+    )

@@ -90,7 +90,25 @@ def batch_subscriber(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_records,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        # Unique within each group: a service's groups are distinct, so one id serves them all.
+        group_instance_id=settings.kafka_group_instance_id,
     )
+
+
+async def start_broker(broker: KafkaBroker) -> None:
+    """``broker.start()``, but every subscriber joins its consumer group at the same time.
+
+    FastStream starts subscribers one after another, and each start waits until its group has been
+    joined and partitions assigned: seconds per group, so a service with two groups took twice as
+    long to come back. Returns once every group is joined (readiness waits on this).
+    """
+    await broker.connect()
+    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
 
 
 async def raw_records(message: StreamMessage[Any]) -> Any:

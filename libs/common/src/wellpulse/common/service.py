@@ -24,10 +24,11 @@ from faststream.specification import AsyncAPI
 from wellpulse.common.auth.authenticator import Authenticator
 from wellpulse.common.auth.dependencies import OrgTree
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.db import Database, apply_migrations
+from wellpulse.common.db import Database
 from wellpulse.common.http import install_problem_handlers
-from wellpulse.common.kafka import ensure_topics
+from wellpulse.common.kafka import ensure_topics, start_broker
 from wellpulse.common.limits import BodyLimit, BodyLimits, bounded_http_protocol
+from wellpulse.common.migrations import apply_migrations
 from wellpulse.common.openapi import document_answers
 from wellpulse.common.settings import ConfigurationError, ServiceSettings
 from wellpulse.common.telemetry import ReadinessCheck, Telemetry, health_router
@@ -66,8 +67,8 @@ def service_app(
                 await database.open(settings)
                 stack.push_async_callback(database.close)
             await ensure_topics(settings)
-            await broker.start()
-            stack.push_async_callback(broker.stop)
+            stack.push_async_callback(broker.stop)  # also stops the groups joined if another fails
+            await start_broker(broker)
             for job in background:
                 task = asyncio.create_task(job(), name=f"{service}-{job.__name__}")
                 stack.push_async_callback(_cancel, task)

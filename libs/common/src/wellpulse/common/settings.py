@@ -41,6 +41,14 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_publish_timeout_seconds: float = Field(default=10.0, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Consumer groups. A member silent for the session timeout is evicted and its partitions handed
+    # on: 6 s is Apache Kafka's lowest default (group.min.session.timeout.ms), so a crashed replica
+    # holds its partitions for seconds, not aiokafka's 10 s (plus the rejoin). Heartbeats every
+    # second tell the live members of a rebalance soon. A stable group instance id per replica
+    # (static membership, KIP-345) lets a restarted replica take its place back without a rebalance.
+    kafka_session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(default=1000, ge=100)
+    kafka_group_instance_id: str | None = Field(default=None, min_length=1, max_length=249)
     database_url: PostgresDsn = PostgresDsn("postgresql://wellpulse@localhost:5432/wellpulse")
     database_pool_size: int = Field(default=5, ge=1)
     migrate_on_start: bool = True
@@ -52,6 +60,17 @@ class ServiceSettings(BaseSettings):
     max_header_bytes: int = Field(default=32 * 1024, ge=4096)
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _heartbeats_within_the_session(self) -> Self:
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            prefix = self.model_config.get("env_prefix", "")
+            raise ConfigurationError(
+                f"{prefix}KAFKA_HEARTBEAT_INTERVAL_MS ({self.kafka_heartbeat_interval_ms}) must be at most a third of "
+                f"{prefix}KAFKA_SESSION_TIMEOUT_MS ({self.kafka_session_timeout_ms}), or one late heartbeat evicts "
+                "a live consumer"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Self:

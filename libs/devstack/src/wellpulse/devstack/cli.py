@@ -22,6 +22,7 @@ import httpx
 from wellpulse.devstack.demo import ROOT, STRAINED_TEAM, load_contacts, load_demo
 from wellpulse.devstack.embedded import StackError
 from wellpulse.devstack.issuer import ROLES, DevIssuer, parse_ttl, sign
+from wellpulse.devstack.ports import refuse_taken_service_ports
 from wellpulse.devstack.receivers import MailSink, WebhookReceiver
 from wellpulse.devstack.stack import Infrastructure, Services
 
@@ -131,6 +132,8 @@ FAMILIES = ("caseload", "bullying", "intent_to_leave")
 
 
 def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> None:
+    if fixed_ports:
+        refuse_taken_service_ports()  # before anything starts (or the folder of a running stack is wiped)
     # Tansu keeps nothing once stopped, so the database starts afresh too: the two agree.
     shutil.rmtree(folder, ignore_errors=True)
     # Explicit: a process started in the background may inherit an ignored SIGINT.

@@ -5,6 +5,7 @@ otherwise started here on loopback."""
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +76,13 @@ class Services:
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         for spec in SERVICES:
-            env = {**self.infrastructure.service_env(spec.env_prefix), **(extra_env or {})}
+            env = {
+                **self.infrastructure.service_env(spec.env_prefix),
+                # Static group membership: a restarted service takes its partitions straight back.
+                # One replica per service here; this stack's id keeps two stacks on one broker apart.
+                f"{spec.env_prefix}KAFKA_GROUP_INSTANCE_ID": f"{spec.name}-{socket.gethostname()}-{os.getpid()}",
+                **(extra_env or {}),
+            }
             process = ServiceProcess(spec, env, self.log_dir)
             if self.fixed_ports:
                 process.port = spec.default_port
