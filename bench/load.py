@@ -10,7 +10,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,28 @@ def org_units() -> list[dict[str, Any]]:
     return units
 
 
+# The alerts phase's own corner of the org: a second root whose teams only its drill answers, so
+# the other phases' teams, roster and figures stay as they were.
+ALERT_ROOT = "bench-alerting"
+ALERT_TEAM_HEADCOUNT = 6
+ALERT_TEAM_PEOPLE = 5  # k: the fifth respondent makes a team nameable
+
+
+def alert_units(teams: int) -> list[dict[str, Any]]:
+    """The alerts phase's root and ``teams`` teams of six under it (none when ``teams`` is 0)."""
+    if teams < 1:
+        return []
+    return [{"unit_id": ALERT_ROOT, "parent_id": None, "name": "Bench alert drill", "headcount": 1}] + [
+        {
+            "unit_id": f"{ALERT_ROOT}-t{i:02d}",
+            "parent_id": ALERT_ROOT,
+            "name": f"Alert drill team {i}",
+            "headcount": ALERT_TEAM_HEADCOUNT,
+        }
+        for i in range(1, teams + 1)
+    ]
+
+
 def teams_of(units: Sequence[dict[str, Any]]) -> list[str]:
     parents = {u["parent_id"] for u in units}
     return [u["unit_id"] for u in units if u["unit_id"] not in parents]
@@ -80,6 +102,8 @@ class Round:
     teams: list[str]
     tokens: list[str]
     used: int = 0
+    # The alerts phase's links, per team of ``alert_units``: kept apart from ``tokens``.
+    alert_tokens: dict[str, list[str]] = field(default_factory=dict)
 
     def bodies(self, n: int, bank: QuestionBank, seed: int) -> list[dict[str, Any]]:
         """``n`` request bodies ``{"token", "answers"}``, each spending a link not yet used."""
@@ -102,27 +126,51 @@ def expect(reply: httpx.Response, what: str, ok: Sequence[int] = (200,)) -> http
     return reply
 
 
-async def open_round(intake: str, admin_token: str, links_needed: int) -> Round:
+async def open_round(intake: str, admin_token: str, links_needed: int, alert_teams: int = 0) -> Round:
     """Load the org, open the week's round, import a roster of ``links_needed`` people spread at
-    random over the teams and mint their links as CSV (``email,link``; the token ends the link)."""
+    random over the teams and mint their links as CSV (``email,link``; the token ends the link).
+    With ``alert_teams``, the org and roster also hold the alerts phase's teams and their people."""
     units = org_units()
     teams = teams_of(units)
+    drill = alert_units(alert_teams)
+    drill_people = {
+        f"bench-alert-{u['unit_id'].rsplit('-', 1)[1]}-{i}@example.org": u["unit_id"]
+        for u in drill
+        if u["parent_id"] is not None
+        for i in range(1, ALERT_TEAM_PEOPLE + 1)
+    }
     async with loopback_client(headers={"Authorization": f"Bearer {admin_token}"}) as client:
-        reply = expect(await client.put(f"{intake}/v1/admin/org-units", json={"units": units}), "org import")
+        reply = expect(await client.put(f"{intake}/v1/admin/org-units", json={"units": units + drill}), "org import")
         say(f"org loaded: {reply.json()}")
         reply = await client.post(f"{intake}/v1/admin/rounds", json={"iso_week": ISO_WEEK})
         pulse = expect(reply, "opening the round", ok=(200, 201)).json()
         say(f"round {pulse['pulse_id']}: {', '.join(i['code'] for i in pulse['items'])}")
         rng = random.Random(47)
         roster = [{"email": f"bench-{i:06d}@example.org", "unit_id": rng.choice(teams)} for i in range(links_needed)]
+        roster += [{"email": email, "unit_id": unit} for email, unit in drill_people.items()]
         expect(await client.put(f"{intake}/v1/admin/roster", json={"roster": roster}), "roster import")
         reply = await client.post(
             f"{intake}/v1/admin/rounds/{pulse['pulse_id']}/links", json={"delivery": "csv"}, timeout=120.0
         )
         rows = csv.DictReader(io.StringIO(expect(reply, "minting links").text))
-        tokens = [row["link"].rsplit("/", 1)[1] for row in rows]
-    say(f"{len(tokens)} one-time links minted")
-    return Round(pulse["pulse_id"], pulse["iso_week"], pulse["bank_version"], pulse["items"], teams, tokens)
+        tokens: list[str] = []
+        alert_tokens: dict[str, list[str]] = {}
+        for row in rows:
+            token = row["link"].rsplit("/", 1)[1]
+            if row["email"] in drill_people:
+                alert_tokens.setdefault(drill_people[row["email"]], []).append(token)
+            else:
+                tokens.append(token)
+    say(f"{len(tokens) + sum(map(len, alert_tokens.values()))} one-time links minted")
+    return Round(
+        pulse["pulse_id"],
+        pulse["iso_week"],
+        pulse["bank_version"],
+        pulse["items"],
+        teams,
+        tokens,
+        alert_tokens=alert_tokens,
+    )
 
 
 @dataclass

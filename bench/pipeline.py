@@ -1,5 +1,5 @@
 """Pipeline benchmark: the real stack end to end, and a raw Kafka passthrough as its ceiling.
-The command line: starts and stops the stack, runs the three phases, prints the JSON (see bench/README.md)."""
+The command line: starts and stops the stack, runs the phases, prints the JSON (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from alerts import ALERT_TEAMS, alerts_phase
+from alerts import SERVICE_ENV as ALERTS_SERVICE_ENV
 from ceiling import raw_passthrough, sample_records
 from load import CLIENTS, open_round
 from measure import CpuMeter, Sampler, ScoredReader, ScoringOffsets, ratio
@@ -36,11 +38,12 @@ LOG_PROBLEM = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback)\b")
 
 
 async def run(args: argparse.Namespace, infra: Infrastructure, services: Services, result: dict[str, Any]) -> None:
-    """The three phases; figures go into ``result`` as soon as they are known."""
+    """The phases; figures go into ``result`` as soon as they are known."""
     deadline = Deadline(args.timeout)
     links_needed = args.responses * (1 if args.skip_backlog else 2)
     admin = sign(infra.issuer.folder, roles=["admin"])
-    bench_round = await open_round(services.url("pulse-intake"), admin, links_needed)
+    alert_teams = 0 if args.skip_alerts else ALERT_TEAMS
+    bench_round = await open_round(services.url("pulse-intake"), admin, links_needed, alert_teams)
     bank = load_bank()
     cpu = CpuMeter(infra, services)
 
@@ -55,7 +58,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
 
         async def rollup_count() -> int:
             return int(
-                await db.fetchval("SELECT coalesce(sum(n), 0) FROM reporting.rollups WHERE measure = 'responses'")
+                await db.fetchval("SELECT coalesce(sum(n), 0) FROM reporting.own_rollups WHERE measure = 'responses'")
             )
 
         rollups = Sampler("rollups", rollup_count, ROLLUP_POLL_S)
@@ -100,7 +103,14 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     if "backlog_drain" in result:
         result["ratio_scoring_backlog_to_ceiling"] = ratio(result["backlog_drain"]["scoring_per_s"], ceiling)
 
-    # Phase 4: each consumer service restarted, gracefully and after a crash.
+    # Phase 4: alerts, from the submission that calls for one to the alert and to HR's webhook.
+    if not args.skip_alerts:
+        applied = result["accepted"] + result.get("backlog_drain", {}).get("responses", 0)
+        before = cpu.snapshot()
+        result.update(await alerts_phase(services, bench_round, bank, infra.database_url, admin, deadline, applied))
+        result["cpu"]["alerts"] = cpu.since(before)
+
+    # Phase 5: each consumer service restarted, gracefully and after a crash.
     if not args.skip_restarts:
         result["restart_to_ready_s"] = await restart_phase(services, deadline)
 
@@ -136,6 +146,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=300.0, help="deadline for the measured run, s")
     parser.add_argument("--json-out", type=Path, help="also write the JSON document here")
     parser.add_argument("--skip-backlog", action="store_true", help="skip the scoring backlog phase")
+    parser.add_argument("--skip-alerts", action="store_true", help="skip the alert latency phase")
     parser.add_argument("--skip-restarts", action="store_true", help="skip the restart-to-ready phase")
     parser.add_argument("--keep-data", action="store_true", help="keep the PostgreSQL data folder")
     parser.add_argument(
@@ -155,7 +166,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    service_env = dict(pair.split("=", 1) for pair in args.service_env)
+    # The alerts phase's delivery settings, unless given on the command line.
+    service_env = {} if args.skip_alerts else dict(ALERTS_SERVICE_ENV)
+    service_env.update(pair.split("=", 1) for pair in args.service_env)
     # SIGTERM is handled as Ctrl-C (inside asyncio.run, by its SIGINT handler, which cancels the run
     # cleanly), so the finally below stops the stack either way.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))

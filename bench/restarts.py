@@ -1,4 +1,4 @@
-"""Phase 4, restart to ready: each consumer service stopped (SIGTERM) or killed (SIGKILL) and started
+"""Phase 5, restart to ready: each consumer service stopped (SIGTERM) or killed (SIGKILL) and started
 again at once, timed from the new process's start until its ``/readyz`` answers 200, which it
 does only once every one of its consumer groups has been joined."""
 

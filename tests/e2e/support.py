@@ -197,7 +197,7 @@ def rollup_count(database_url: str, unit_id: str) -> int:
     """How many responses reporting has counted for one unit (all weeks)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT coalesce(sum(n), 0) FROM reporting.rollups WHERE unit_id = %s AND measure = 'responses'",
+            "SELECT coalesce(sum(n), 0) FROM reporting.own_rollups WHERE unit_id = %s AND measure = 'responses'",
             (unit_id,),
         ).fetchone()
     return int(row[0]) if row else 0

@@ -48,17 +48,41 @@ def test_responses_become_a_trend_and_small_groups_stay_hidden(
     assert all(f["mean"] == 3.0 and f["n"] == 8 for f in scales.values())
     assert whole["measures"]["family:intends_to_leave"]["mean"] == 0.0
 
-    shown = _week(stack, auth, big, pulse["iso_week"])
-    assert shown["respondents"] == 6
-    assert shown["suppressed"] is False
-    hidden = _week(stack, auth, small, pulse["iso_week"])
-    assert hidden == {
+    # The team of six would be shown on its own, but not beside its parent: parent minus it would
+    # give the team of two away. So it is hidden too (complementary suppression), like the two.
+    hidden = {
         "iso_week": pulse["iso_week"],
         "suppressed": True,
         "respondents": None,
         "response_rate": None,
         "measures": {},
     }
+    assert _week(stack, auth, big, pulse["iso_week"]) == hidden
+    assert _week(stack, auth, small, pulse["iso_week"]) == hidden
+
+
+def test_a_parent_minus_its_visible_teams_never_gives_a_small_team_away(
+    stack: Services, auth: Auth, org: Org, roster: Roster, pulse: dict[str, Any], uid: str
+) -> None:
+    """The differencing attack from the design: a directorate of 20 answering as teams of 10, 6 and
+    4 (too few to show). Shown beside the directorate, the two visible teams would give the 4 away
+    (20 - 10 - 6 = 4), so the smaller of them is hidden too, and what the shown figures leave over
+    is 10 people."""
+    parent, ten, four, six = f"{uid}-dir", f"{uid}-ten", f"{uid}-four", f"{uid}-six"
+    org.add((parent, None, 0), (ten, parent, 12), (four, parent, 5), (six, parent, 8))
+    for team, count in ((ten, 10), (four, 4), (six, 6)):
+        _answer(stack, roster, pulse, team, count, leaving=False)
+
+    whole = poll(
+        lambda: _week(stack, auth, parent, pulse["iso_week"]),
+        lambda w: w["respondents"] == 20,
+        "respondents counted for the directorate",
+    )
+    assert whole["suppressed"] is False
+    shown = {team: _week(stack, auth, team, pulse["iso_week"])["respondents"] for team in (ten, four, six)}
+    assert shown == {ten: 10, four: None, six: None}
+    visible = [n for n in shown.values() if n is not None]
+    assert whole["respondents"] - sum(visible) >= 5, "what the shown figures leave over is at least k"
 
 
 def test_an_alert_names_the_smallest_unit_with_k_answers(

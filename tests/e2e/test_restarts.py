@@ -78,7 +78,7 @@ async def test_killed_at_any_point_of_its_start_it_comes_back_within_its_normal_
         normal = await _timed_start(first)
         first.stop()
         tables = _tables(reference)
-        assert {"rollups", "org_units", "applied_events"} <= tables
+        assert {"own_rollups", "subtree_rollups", "org_units", "applied_events"} <= tables
         # Generous, for a shared two-core machine: twice a normal start, plus the session timeout
         # the broker may wait before it hands the killed member's partitions on.
         bound = 2 * normal + SESSION_TIMEOUT_S

@@ -17,6 +17,8 @@ from wellpulse.common.migrations import apply_migrations, lock_name, migration_t
 from wellpulse.reporting.app import MIGRATIONS as REPORTING_MIGRATIONS
 
 pytestmark = pytest.mark.integration
+# Every migration of reporting's schema, in the order they apply.
+ALL_REPORTING = sorted(p.stem for p in REPORTING_MIGRATIONS.glob("*.sql") if not p.stem.endswith(".rollback"))
 
 
 def recorded(dsn: str, schema: str) -> list[str]:
@@ -34,8 +36,8 @@ async def test_replicas_starting_together_apply_each_migration_once(fresh_databa
 
     results = await asyncio.gather(*(asyncio.to_thread(replica) for _ in range(4)))
 
-    assert sorted(results) == [[], [], [], ["0001.initial"]]
-    assert recorded(fresh_database, "reporting") == ["0001.initial"]
+    assert sorted(results) == [[], [], [], ALL_REPORTING]
+    assert recorded(fresh_database, "reporting") == ALL_REPORTING
 
 
 async def test_a_replica_waits_for_the_migrating_one_and_goes_on_when_its_session_dies(fresh_database: str) -> None:
@@ -50,10 +52,10 @@ async def test_a_replica_waits_for_the_migrating_one_and_goes_on_when_its_sessio
         # The holder dies without unlocking, as a SIGKILLed process's session ends.
         with psycopg.connect(fresh_database, autocommit=True) as observer:
             observer.execute("SELECT pg_terminate_backend(%s)", (holder.info.backend_pid,))
-        assert await asyncio.wait_for(waiting, 30) == ["0001.initial"]
+        assert await asyncio.wait_for(waiting, 30) == ALL_REPORTING
     finally:
         holder.close()
-    assert recorded(fresh_database, "reporting") == ["0001.initial"]
+    assert recorded(fresh_database, "reporting") == ALL_REPORTING
 
 
 # What versions before the advisory lock ran: yoyo's own lock, a row in a table, around the migration.
@@ -91,7 +93,7 @@ async def test_a_stale_yoyo_lock_left_by_an_older_version_is_removed(fresh_datab
     # yoyo would wait 10 s for that row and give up; the runner removes it and migrates.
     applied = await asyncio.to_thread(apply_migrations, fresh_database, "reporting", REPORTING_MIGRATIONS)
 
-    assert applied == ["0001.initial"]
+    assert applied == ALL_REPORTING
     with psycopg.connect(fresh_database) as conn:
         assert conn.execute("SELECT count(*) FROM reporting.yoyo_lock").fetchone() == (0,)
 
@@ -126,7 +128,9 @@ async def test_a_replica_killed_between_creating_the_tables_and_recording_them_l
 
     applied = await asyncio.to_thread(apply_migrations, fresh_database, "reporting", REPORTING_MIGRATIONS)
 
-    assert applied == ["0001.initial"]
-    assert recorded(fresh_database, "reporting") == ["0001.initial"]
+    assert applied == ALL_REPORTING
+    assert recorded(fresh_database, "reporting") == ALL_REPORTING
     with psycopg.connect(fresh_database) as conn:
-        assert conn.execute("SELECT to_regclass('reporting.rollups')::text").fetchone() == ("reporting.rollups",)
+        assert conn.execute("SELECT to_regclass('reporting.own_rollups')::text").fetchone() == (
+            "reporting.own_rollups",
+        )

@@ -42,7 +42,10 @@ async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> None:
-    assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == ["0001.initial"]
+    assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == [
+        "0001.initial",
+        "0002.subtree-rollups",
+    ]
     assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
         "0001.initial",
         "0002.rules-lifecycle-delivery",
@@ -67,44 +70,45 @@ async def _tree(pool: asyncpg.Pool, schema: str) -> None:
     )
 
 
-def _contributions(event_id: str, unit: str, demands: float) -> list[reporting_store.Contribution]:
-    return [
-        reporting_store.Contribution(event_id, unit, WEEK, "responses", 1.0),
-        reporting_store.Contribution(event_id, unit, WEEK, "scale:demands", demands),
-    ]
+def _contributions(unit: str, demands: float) -> list[Contribution]:
+    return [Contribution(unit, WEEK, "responses", 1.0), Contribution(unit, WEEK, "scale:demands", demands)]
 
 
 async def test_reporting_counts_each_event_once_however_often_it_arrives(pool: asyncpg.Pool) -> None:
     await _tree(pool, "reporting")
-    first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    rows = _contributions(first, "t1", 2.0) + _contributions(second, "t2", 4.0)
-    async with pool.acquire() as conn:
-        assert await reporting_store.apply_contributions(conn, [first, second], rows) == 2
-        assert await reporting_store.apply_contributions(conn, [first, second], rows) == 0
-        # A batch holding one old and one new event applies only the new one.
-        third = str(uuid.uuid4())
-        again = rows + _contributions(third, "t1", 3.0)
-        assert await reporting_store.apply_contributions(conn, [first, second, third], again) == 1
+    rollups = SubtreeRollups("reporting")
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    events = {first: _contributions("t1", 2.0), second: _contributions("t2", 4.0), third: _contributions("t1", 3.0)}
 
-    weeks = await reporting_store.subtree_rollups(pool, "dir", WEEK, WEEK)
-    by_measure = {r.measure: r for r in weeks[WEEK]}
-    assert by_measure["responses"].n == 3
-    assert by_measure["scale:demands"].total == pytest.approx(9.0)
-    assert by_measure["scale:demands"].total_sq == pytest.approx(4 + 16 + 9)
-    only_t2 = await reporting_store.subtree_rollups(pool, "t2", WEEK, WEEK)
-    assert {r.measure: r.n for r in only_t2[WEEK]}["responses"] == 1
+    async def apply(ids: list[str]) -> set[str]:
+        async with pool.acquire() as conn, conn.transaction():
+            fresh = await reporting_store.fresh_events(conn, ids)
+            await rollups.add(conn, [c for event in ids if event in fresh for c in events[event]])
+        return fresh
+
+    assert await apply([first, second]) == {first, second}
+    assert await apply([first, second]) == set()
+    # A batch holding old events and one new one applies only the new one.
+    assert await apply([first, second, third]) == {third}
+
+    cells = await rollups.read(pool, ["dir", "t2"], WEEK, WEEK)
+    assert cells[("dir", WEEK, "responses")].n == 3
+    assert cells[("dir", WEEK, "scale:demands")].total == pytest.approx(9.0)
+    assert cells[("dir", WEEK, "scale:demands")].total_sq == pytest.approx(4 + 16 + 9)
+    assert cells[("t2", WEEK, "responses")].n == 1
 
 
-async def test_reporting_subtree_leaves_out_removed_units(pool: asyncpg.Pool) -> None:
+async def test_a_removed_unit_is_no_longer_asked_about_but_its_past_still_counts_above_it(pool: asyncpg.Pool) -> None:
     await _tree(pool, "reporting")
-    event = str(uuid.uuid4())
-    async with pool.acquire() as conn:
-        await reporting_store.apply_contributions(conn, [event], _contributions(event, "t2", 4.0))
+    rollups = SubtreeRollups("reporting")
+    async with pool.acquire() as conn, conn.transaction():
+        await rollups.add(conn, _contributions("t2", 4.0))
     await pool.execute("UPDATE reporting.org_units SET removed = true WHERE unit_id = 't2'")
-    assert await reporting_store.subtree_rollups(pool, "dir", WEEK, WEEK) == {}
+    # The team was disbanded; what its people said while it existed is still the directorate's.
+    assert (await rollups.read(pool, ["dir"], WEEK, WEEK))[("dir", WEEK, "responses")].n == 1
     summary = await reporting_store.unit_summary(pool, "dir")
     assert summary is not None
-    assert summary.headcount == 10
+    assert summary.headcount == 10, "a removed unit's headcount is no longer the directorate's"
     assert await reporting_store.unit_summary(pool, "t2") is None
 
 

@@ -1,4 +1,5 @@
-"""Unit tests for reporting's pure core: what a response contributes and what is shown (k-suppression)."""
+"""Unit tests for reporting's pure core: what a response contributes, and the figures of a week
+whose cells disclosure control has decided (here for a unit alone in its tree, where that is k)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,29 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wellpulse.common.disclosure import OrgTree, shown_units
 from wellpulse.common.events import AlertFamilies, ResponseScored
 from wellpulse.common.measures import RESPONSES, measures_of
-from wellpulse.reporting.measures import Figure, Rollup, figures
+from wellpulse.common.rollups import Sums
+from wellpulse.reporting.measures import Figure, week_figures
 
 K = 5
 
 
-def rollup(measure: str, values: list[float]) -> Rollup:
-    return Rollup(measure, len(values), sum(values), sum(v * v for v in values))
+def rollup(measure: str, values: list[float]) -> tuple[str, Sums]:
+    return measure, Sums(len(values), sum(values), sum(v * v for v in values))
 
 
-def responses(n: int) -> Rollup:
+def responses(n: int) -> tuple[str, Sums]:
     return rollup(RESPONSES, [1.0] * n)
+
+
+def figures(rows: list[tuple[str, Sums]], k: int) -> tuple[int | None, dict[str, Figure | None]]:
+    """One week of a team alone in its tree: disclosure control decides each cell, then the figures."""
+    cells = dict(rows)
+    team = OrgTree({"team": None})
+    shown = {m for m, cell in cells.items() if "team" in shown_units(team, lambda _u, c=cell: c.n, k)}
+    return week_figures(cells, shown)
 
 
 def scored(**changes: Any) -> ResponseScored:

@@ -24,8 +24,8 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(max_length=2000, description="https outside development; never a private address")
-    secrets: list[Annotated[str, Field(max_length=200)]] = Field(
+    url: Annotated[Text, Field(max_length=2000, description="https outside development; never a private address")]
+    secrets: list[Annotated[Text, Field(max_length=200)]] = Field(
         min_length=1,
         max_length=4,
         description="Standard Webhooks secrets (whsec_<base64>); list the new one beside the old while rotating",
@@ -36,7 +36,7 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contact_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     name: Annotated[Text, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(max_length=320, pattern=EMAIL)] | None = None
+    email: Annotated[Text, Field(max_length=320, pattern=EMAIL)] | None = None
     webhook: WebhookIn | None = None
     units: list[UnitId] = Field(min_length=1, max_length=50, description="Each unit covers its whole subtree")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,10 +15,11 @@ from wellpulse.alerts.handling import AlertDesk
 from wellpulse.alerts.lifecycle import Action, Status
 from wellpulse.common.auth import CallerScope, Principal, Role, Scope, not_found, require
 from wellpulse.common.db import Database
-from wellpulse.common.events import iso_week_of
+from wellpulse.common.events import Text, iso_week_of
 from wellpulse.common.openapi import problem_doc
 
 HrUser = Annotated[Principal, require(Role.hr)]
+Family = Literal["caseload", "bullying", "intent_to_leave", "scale_in_red", "sustained_decline"]
 HrScope = Annotated[Scope, Depends(CallerScope(Role.hr, resource="alert", path_param="alert_id"))]
 
 
@@ -75,12 +76,12 @@ class AlertDetail(AlertOut):
 
 class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="What was done")
+    note: Annotated[Text, Field(min_length=1, max_length=2000, pattern=r"\S", description="What was done")]
 
 
 CONFLICT: dict[int | str, dict[str, Any]] = {409: problem_doc("The alert's status does not allow this")}
@@ -93,7 +94,7 @@ def hr_router(database: Database, desk: AlertDesk) -> APIRouter:
     async def list_alerts(
         user: HrUser,
         status: Status | None = None,
-        family: Annotated[str | None, Query(max_length=64)] = None,
+        family: Family | None = None,
         unit_id: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[AlertOut]:

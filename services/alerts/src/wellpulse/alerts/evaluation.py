@@ -16,7 +16,7 @@ import asyncpg
 from wellpulse.alerts import deliveries_store, store
 from wellpulse.alerts.decline import decline
 from wellpulse.alerts.lifecycle import Decision, on_condition
-from wellpulse.alerts.naming import Fragment, ShownCells, people, shown_cells, smallest_nameable
+from wellpulse.alerts.naming import Fragment, ShownCells, people, smallest_nameable
 from wellpulse.alerts.rules import (
     CASES,
     Bullying,
@@ -31,7 +31,7 @@ from wellpulse.alerts.rules import (
 )
 from wellpulse.alerts.rules_file import RuleBook
 from wellpulse.common.bank import HseScale, QuestionBank
-from wellpulse.common.disclosure import ChildrenUnknown, CountUnknown, OrgTree
+from wellpulse.common.cells import decide
 from wellpulse.common.events import ResponseScored, derived_id, iso_week_of, monday_of
 from wellpulse.common.measures import RESPONSES, item_measure, measures_of, scale_measure
 from wellpulse.common.rollups import Contribution, SubtreeRollups, Sums
@@ -111,7 +111,8 @@ class Evaluation:
         window, baseline = self._weeks(week)
         chains = await self.rollups.chains(conn, units)
         on_chains = {u for chain in chains.values() for u in chain}
-        fragment, shown, self._names = await self._decide(conn, on_chains, (*baseline, *window))
+        fragment, shown = await decide(conn, self.rollups, on_chains, (*baseline, *window), self.measures, self.k)
+        self._names = dict(fragment.names)
         raised: list[Raised] = []
         seen: set[tuple[str, str]] = set()
         for unit in sorted(units):
@@ -163,32 +164,6 @@ class Evaluation:
                 measures = {scale_measure(s.value) for s in scales}
                 raised += await self._record(conn, verdict, fragment, target, chain, window, measures)
         return raised
-
-    async def _decide(
-        self, conn: asyncpg.Connection, on_chains: set[str], weeks: Sequence[date]
-    ) -> tuple[Fragment, ShownCells, dict[str, str]]:
-        """Load the chains, what hangs off them, and their rollups; load more while disclosure
-        control finds it needs units it was not given (a hidden unit's children)."""
-        complete = set(on_chains)
-        while True:
-            below = await store.children(conn, complete)
-            known = await store.units(conn, on_chains | set(below))
-            parents = {u: row.parent_id for u, row in known.items()} | dict(below)
-            loaded = on_chains | set(below)
-            sums = await self.rollups.read(conn, loaded, weeks[0], weeks[-1], self.measures)
-            fragment = Fragment(
-                OrgTree(parents, complete=frozenset(complete)),
-                sums,
-                frozenset(loaded),
-                await store.subtree_headcounts(conn, on_chains),
-            )
-            names = {u: row.name for u, row in known.items()}
-            try:
-                return fragment, shown_cells(fragment, self.k, weeks, self.measures, on_chains), names
-            except (ChildrenUnknown, CountUnknown) as missing:
-                if missing.unit in complete:
-                    raise  # loaded already: a bug, not a gap
-                complete.add(missing.unit)
 
     async def _view(
         self,

@@ -9,51 +9,14 @@ or another alert to reveal a smaller group. Below that, the rule climbs to the p
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import date
 
-from wellpulse.common.disclosure import CountUnknown, OrgTree, shown_units, window_shown
+from wellpulse.common.cells import Fragment, ShownCells, shown_cells
+from wellpulse.common.disclosure import window_shown
 from wellpulse.common.measures import RESPONSES
-from wellpulse.common.rollups import Sums
 
-Cell = tuple[str, date, str]  # unit, week, measure
-
-
-@dataclass(frozen=True)
-class Fragment:
-    """The part of the tree and of its rollups that deciding for some chains needs."""
-
-    tree: OrgTree
-    sums: Mapping[Cell, Sums]
-    # Units whose rows were read: a missing row of one of these is a count of 0.
-    loaded: frozenset[str]
-    headcounts: Mapping[str, int]
-
-    def count(self, unit: str, week: date, measure: str) -> int:
-        if unit not in self.loaded:
-            raise CountUnknown(unit)
-        sums = self.sums.get((unit, week, measure))
-        return sums.n if sums else 0
-
-
-ShownCells = Mapping[tuple[date, str], frozenset[str]]
-
-
-def shown_cells(
-    fragment: Fragment, k: int, weeks: Iterable[date], measures: Iterable[str], focus: Collection[str]
-) -> dict[tuple[date, str], frozenset[str]]:
-    """For each week and measure, the focus units whose cell may be shown. May raise
-    ``CountUnknown`` or ``ChildrenUnknown`` for the caller to load more of the tree."""
-    cells: dict[tuple[date, str], frozenset[str]] = {}
-    for week in weeks:
-        for measure in measures:
-
-            def count(unit: str, week: date = week, measure: str = measure) -> int:
-                return fragment.count(unit, week, measure)
-
-            cells[(week, measure)] = shown_units(fragment.tree, count, k, focus=focus)
-    return cells
+__all__ = ["Fragment", "ShownCells", "nameable", "people", "shown_cells", "smallest_nameable"]
 
 
 def nameable(

@@ -27,48 +27,6 @@ async def fresh_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> se
     return {r["event_id"] for r in rows}
 
 
-@dataclass(frozen=True)
-class UnitRow:
-    unit_id: str
-    parent_id: str | None
-    name: str
-
-
-async def units(conn: asyncpg.Connection, unit_ids: Collection[str]) -> dict[str, UnitRow]:
-    rows = await conn.fetch(
-        "SELECT unit_id, parent_id, name FROM alerts.org_units WHERE unit_id = ANY($1::text[])", list(unit_ids)
-    )
-    return {r["unit_id"]: UnitRow(r["unit_id"], r["parent_id"], r["name"]) for r in rows}
-
-
-async def children(conn: asyncpg.Connection, parents: Collection[str]) -> dict[str, str]:
-    """The live children of these units: child -> parent."""
-    rows = await conn.fetch(
-        "SELECT unit_id, parent_id FROM alerts.org_units WHERE parent_id = ANY($1::text[]) AND NOT removed",
-        list(parents),
-    )
-    return {r["unit_id"]: r["parent_id"] for r in rows}
-
-
-async def subtree_headcounts(conn: asyncpg.Connection, unit_ids: Collection[str]) -> dict[str, int]:
-    """Each unit's headcount with everything below it (the org file gives each unit's own)."""
-    rows = await conn.fetch(
-        """
-        WITH RECURSIVE below AS (
-            SELECT u AS top, u AS unit_id FROM unnest($1::text[]) AS u
-            UNION ALL
-            SELECT b.top, o.unit_id FROM below b JOIN alerts.org_units o ON o.parent_id = b.unit_id
-            WHERE NOT o.removed
-        )
-        SELECT b.top, coalesce(sum(o.headcount), 0)::bigint AS headcount
-        FROM below b JOIN alerts.org_units o ON o.unit_id = b.unit_id AND NOT o.removed
-        GROUP BY b.top
-        """,
-        list(unit_ids),
-    )
-    return {r["top"]: r["headcount"] for r in rows}
-
-
 async def team_scale_rows(conn: asyncpg.Connection, first: date, last: date) -> list[asyncpg.Record]:
     """Every team's (a live unit with no live children) scale sums over a window: the benchmark."""
     rows: list[asyncpg.Record] = await conn.fetch(

@@ -49,7 +49,7 @@ AdminUser = Annotated[Principal, require(Role.admin)]
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: problem_doc("The broker did not acknowledge; nothing was changed; retry shortly")
 }
-PulseId = Annotated[str, Path(max_length=64)]
+PulseId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
 def admin_router(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wellpulse.common.bank import QuestionBank
-from wellpulse.common.events import IsoWeek
+from wellpulse.common.events import IsoWeek, Text
 from wellpulse.intake import store
 
 
@@ -85,7 +85,7 @@ class RoundOut(BaseModel):
 class LinksIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delivery: Literal["email", "csv"]
-    emails: list[str] | None = Field(
+    emails: list[Annotated[Text, Field(max_length=320)]] | None = Field(
         default=None,
         max_length=100_000,
         description="Only these roster addresses (to re-send to people whose link did not arrive)",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from wellpulse.common.auth import Role, UnitInScope, not_found
 from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
+from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import store
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.trends import Trend, unit_trend
@@ -18,7 +19,7 @@ from wellpulse.reporting.trends import Trend, unit_trend
 TrendUnit = Annotated[str, Depends(UnitInScope(Role.leader, Role.hr))]
 
 
-def trends_router(settings: ReportingSettings, database: Database) -> APIRouter:
+def trends_router(settings: ReportingSettings, database: Database, rollups: SubtreeRollups) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["trends"])
     k = settings.min_group_size
 
@@ -26,8 +27,9 @@ def trends_router(settings: ReportingSettings, database: Database) -> APIRouter:
         "/units/{unit_id}/trends",
         summary="Weekly trends for a unit and everything below it",
         description=(
-            f"Counts, means and spreads per ISO week. A week with fewer than k respondents is "
-            f"suppressed whole; a measure answered by fewer than k shows null. k = {k} here."
+            f"Counts, means and spreads per ISO week. A week is suppressed whole, and a measure shows "
+            f"null, where fewer than k people contributed (k = {k} here) or where showing it beside "
+            f"the units above and below would give a smaller group away by difference."
         ),
     )
     async def unit_trends(
@@ -39,6 +41,6 @@ def trends_router(settings: ReportingSettings, database: Database) -> APIRouter:
         if unit is None:
             raise not_found("unit", unit_id)
         last = monday_of(to_week or iso_week_of(date.today()))
-        return await unit_trend(database, unit, last, weeks, k)
+        return await unit_trend(database, rollups, unit, last, weeks, k)
 
     return router

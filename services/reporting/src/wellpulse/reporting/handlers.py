@@ -13,6 +13,7 @@ from wellpulse.common.events import ResponseScored, monday_of
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
 from wellpulse.common.measures import measures_of
 from wellpulse.common.orgtree import apply_org_records
+from wellpulse.common.rollups import Contribution, SubtreeRollups
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
 from wellpulse.reporting import store
@@ -21,7 +22,13 @@ from wellpulse.reporting.settings import ReportingSettings
 GROUP = "wellpulse-reporting"
 
 
-def register(broker: KafkaBroker, settings: ReportingSettings, telemetry: Telemetry, database: Database) -> None:
+def register(
+    broker: KafkaBroker,
+    settings: ReportingSettings,
+    telemetry: Telemetry,
+    database: Database,
+    rollups: SubtreeRollups,
+) -> None:
     dead_letters = DeadLetters(broker, GROUP, telemetry)
 
     @batch_subscriber(broker, PULSE_SCORED, group_id=f"{GROUP}.scored", settings=settings)
@@ -30,16 +37,21 @@ def register(broker: KafkaBroker, settings: ReportingSettings, telemetry: Teleme
         received = await dead_letters.decode_batch(records, ResponseScored)
         await dead_letters.flush()
         events = {str(r.event.id): r.event.data for r in received}  # a batch's own duplicates
-        rows = [
-            store.Contribution(event_id, s.unit_id, monday_of(s.iso_week), measure, value)
-            for event_id, s in events.items()
-            for measure, value in measures_of(s)
-        ]
-        if events:
-            async with database.transaction() as conn:
-                await store.apply_contributions(conn, list(events), rows)
+        if not events:
+            return
+        async with database.transaction() as conn:
+            fresh = await store.fresh_events(conn, list(events))
+            await rollups.add(
+                conn,
+                [
+                    Contribution(s.unit_id, monday_of(s.iso_week), measure, value)
+                    for event_id, s in events.items()
+                    if event_id in fresh
+                    for measure, value in measures_of(s)
+                ],
+            )
 
     @batch_subscriber(broker, ORG_UNITS, group_id=f"{GROUP}.org-units", settings=settings)
     async def track_org_units(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
-        """Keep the org tree that trends aggregate over."""
-        await apply_org_records(database, records, dead_letters)
+        """Keep the org tree that trends aggregate over, and the rollups of any subtree it moves."""
+        await apply_org_records(database, records, dead_letters, rollups)

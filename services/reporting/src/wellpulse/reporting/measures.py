@@ -1,23 +1,14 @@
-"""Pure: how rollups become shown figures (what a response contributes is ``common.measures``).
-
-Suppression lives here: no count, mean or rate is shown for fewer than ``k`` respondents.
-"""
+"""Pure: one unit's week of rollups as the figures a trend shows, once disclosure control
+(``common.disclosure``, through ``common.cells``) has said which of its cells may be shown."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from wellpulse.common.measures import RESPONSES
-
-
-@dataclass(frozen=True)
-class Rollup:
-    measure: str
-    n: int
-    total: float
-    total_sq: float
+from wellpulse.common.rollups import Sums
 
 
 @dataclass(frozen=True)
@@ -27,25 +18,25 @@ class Figure:
     sd: float | None
 
 
-def figures(rollups: Iterable[Rollup], k: int) -> tuple[int | None, dict[str, Figure | None]]:
-    """Respondents and each measure's figure for one week of one subtree.
+def week_figures(sums: Mapping[str, Sums], shown: Collection[str]) -> tuple[int | None, dict[str, Figure | None]]:
+    """Respondents and each measure's figure for one week of one unit's subtree.
 
-    Below ``k`` respondents the week shows nothing at all (None); a measure answered by fewer than
-    ``k`` (items rotate, people skip) is shown as None while the others stay visible.
+    ``shown``: the measures whose cell may be shown. Unless the respondents' cell is, the week
+    shows nothing at all (None); a measure whose cell is not shown (too few answered it, or it
+    would give a smaller group away) is None while the others stay visible.
     """
-    by_measure = {r.measure: r for r in rollups}
-    responses = by_measure.pop(RESPONSES, None)
-    respondents = responses.n if responses else 0
-    if respondents < k:
+    responses = sums.get(RESPONSES)
+    if responses is None or RESPONSES not in shown:
         return None, {}
-    shown: dict[str, Figure | None] = {}
-    for measure, r in sorted(by_measure.items()):
-        shown[measure] = _figure(r) if r.n >= k else None
-    return respondents, shown
+    figures: dict[str, Figure | None] = {}
+    for measure, cell in sorted(sums.items()):
+        if measure != RESPONSES:
+            figures[measure] = figure(cell) if measure in shown and cell.n else None
+    return responses.n, figures
 
 
-def _figure(r: Rollup) -> Figure:
-    mean = r.total / r.n
+def figure(cell: Sums) -> Figure:
+    mean = cell.total / cell.n
     # Sample standard deviation from the sums; clamp the rounding error that can dip below zero.
-    sd = math.sqrt(max(r.total_sq - r.n * mean * mean, 0.0) / (r.n - 1)) if r.n > 1 else None
-    return Figure(r.n, round(mean, 4), round(sd, 4) if sd is not None else None)
+    sd = math.sqrt(max(cell.total_sq - cell.n * mean * mean, 0.0) / (cell.n - 1)) if cell.n > 1 else None
+    return Figure(cell.n, round(mean, 4), round(sd, 4) if sd is not None else None)

@@ -1,15 +1,21 @@
-"""A unit's weekly trend: its subtree's rollups for a run of weeks, with small groups suppressed."""
+"""A unit's weekly trend: its subtree's rollups for a run of weeks, each cell shown only where
+the shared disclosure control lets it (at least k people, and no smaller group given away by
+difference with the units above and beside it)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
 
 from pydantic import BaseModel
 
+from wellpulse.common.cells import decide
 from wellpulse.common.db import Database
 from wellpulse.common.events import iso_week_of
+from wellpulse.common.measures import RESPONSES
+from wellpulse.common.rollups import SubtreeRollups, Sums
 from wellpulse.reporting import store
-from wellpulse.reporting.measures import Figure, figures
+from wellpulse.reporting.measures import Figure, week_figures
 
 
 class ShownFigure(BaseModel):
@@ -34,13 +40,22 @@ class Trend(BaseModel):
     weeks: list[WeekTrend]
 
 
-async def unit_trend(database: Database, unit: store.UnitSummary, last: date, weeks: int, k: int) -> Trend:
-    first = last - timedelta(weeks=weeks - 1)
-    rollups = await store.subtree_rollups(database.pool, unit.unit_id, first, last)
+async def unit_trend(
+    database: Database, rollups: SubtreeRollups, unit: store.UnitSummary, last: date, weeks: int, k: int
+) -> Trend:
+    days = [last - timedelta(weeks=i) for i in reversed(range(weeks))]
+    pool = database.pool
+    cells = await rollups.read(pool, [unit.unit_id], days[0], days[-1])
+    by_week: dict[date, dict[str, Sums]] = defaultdict(dict)
+    for (_, week, measure), sums in cells.items():
+        by_week[week][measure] = sums
+    chain = (await rollups.chains(pool, [unit.unit_id]))[unit.unit_id]
+    measures = {RESPONSES} | {m for week in by_week.values() for m in week}
+    _, shown = await decide(pool, rollups, chain, days, measures, k)
     series = []
-    for i in range(weeks):
-        week = first + timedelta(weeks=i)
-        respondents, shown = figures(rollups.get(week, []), k)
+    for week in days:
+        visible = {m for m in measures if unit.unit_id in shown.get((week, m), frozenset())}
+        respondents, figures = week_figures(by_week.get(week, {}), visible)
         series.append(
             WeekTrend(
                 iso_week=iso_week_of(week),
@@ -49,7 +64,7 @@ async def unit_trend(database: Database, unit: store.UnitSummary, last: date, we
                 response_rate=(
                     round(respondents / unit.headcount, 4) if respondents is not None and unit.headcount else None
                 ),
-                measures={m: _shown(f) for m, f in shown.items()},
+                measures={m: _shown(f) for m, f in figures.items()},
             )
         )
     return Trend(unit_id=unit.unit_id, name=unit.name, headcount=unit.headcount, min_group_size=k, weeks=series)
