@@ -59,3 +59,28 @@ def test_a_roster_with_nobody_on_it_is_refused(text: str, media_type: str) -> No
     assert [p.reason for p in refused.value.problems] == [
         "nothing to import: the file has no rows, and importing it would remove everything"
     ]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_line_ending_a_spreadsheet_writes_reads_the_same(newline: str) -> None:
+    text = newline.join(["email,unit_id", "ada@example.org,team-a", "bo@example.org,team-b", ""])
+    assert [(e.email, e.unit_id) for e in parse_roster(text, "text/csv", UNITS)] == [
+        ("ada@example.org", "team-a"),
+        ("bo@example.org", "team-b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('email,unit_id\n"ada@example.org,team-a\n', 2),  # a quote never closed
+        ('email,unit_id\nbo@example.org,team-b\n"ada"@example.org,team-a\n', 3),  # text after a closing quote
+        ('"email,unit_id\r', 1),
+    ],
+)
+def test_broken_quoting_is_reported_with_its_line_not_a_server_error(text: str, line: int) -> None:
+    with pytest.raises(FileInvalid) as caught:
+        parse_roster(text, "text/csv", UNITS)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (line, "(file)")
+    assert problem.reason.startswith("not valid CSV: ")

@@ -92,3 +92,15 @@ class ServiceSettings(BaseSettings):
     @property
     def database_dsn(self) -> str:
         return str(self.database_url)
+
+
+class SmtpSettings(ServiceSettings):
+    """The mail server a service sends through (``<PREFIX>SMTP_*``); unset host: it sends no email."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)

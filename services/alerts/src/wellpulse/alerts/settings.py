@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
+from wellpulse.common.settings import SmtpSettings
 
 
-class AlertsSettings(OidcSettings):
+class AlertsSettings(OidcSettings, SmtpSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_")
 
     http_port: int = 8003
@@ -29,11 +30,4 @@ class AlertsSettings(OidcSettings):
     delivery_first_retry_seconds: float = Field(default=30.0, gt=0)
     delivery_max_retry_seconds: float = Field(default=3600.0, gt=0)
     delivery_max_attempts: int = Field(default=12, ge=1, le=100)
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_use_tls: bool = False
-    smtp_timeout_seconds: float = 30.0
     mail_from: str = "WellPulse alerts <alerts@example.org>"

@@ -53,12 +53,16 @@ def read_rows(text: str, media_type: str, columns: Sequence[str], list_key: str)
 
 
 def _csv_rows(text: str, columns: Sequence[str]) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
-    if missing:
-        raise FileInvalid([RowProblem(1, c, "column missing from the header") for c in missing])
-    # line_num counts physical lines, so quoted newlines keep the numbers honest.
-    return [(reader.line_num, row) for row in reader]
+    # newline="" hands the csv module every line ending as sent (\r\n, \n or a lone \r).
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise FileInvalid([RowProblem(1, c, "column missing from the header") for c in missing])
+        # line_num counts physical lines, so quoted newlines keep the numbers honest.
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise FileInvalid([RowProblem(reader.line_num + 1, "(file)", f"not valid CSV: {exc}")]) from exc
 
 
 def _json_rows(text: str, list_key: str) -> list[Row]:

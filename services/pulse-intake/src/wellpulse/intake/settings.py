@@ -6,9 +6,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
+from wellpulse.common.settings import SmtpSettings
 
 
-class IntakeSettings(OidcSettings):
+class IntakeSettings(OidcSettings, SmtpSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_")
 
     http_port: int = 8001
@@ -34,11 +35,4 @@ class IntakeSettings(OidcSettings):
     schedule_interval_seconds: float = Field(default=300.0, gt=0)
     schedule_send_links: bool = True
 
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_use_tls: bool = False
-    smtp_timeout_seconds: float = 30.0
     mail_from: str = "WellPulse <pulse@example.org>"
