@@ -17,7 +17,6 @@ from wellpulse.alerts.rules import (
     Verdict,
     WindowView,
     cases_measure,
-    percentile,
 )
 from wellpulse.alerts.rules_file import (
     BullyingRule,
@@ -438,41 +437,3 @@ def test_one_alert_lists_every_scale_in_the_red_and_takes_the_worst_ones_first_s
 
 
 # --- percentile ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("values", "percent", "expected"),
-    [
-        ([1, 2, 3, 4], 20, 1.6),  # position 3 * 0.2 = 0.6: 1 + 0.6 * (2 - 1)
-        ([1, 2, 3, 4], 50, 2.5),  # position 1.5
-        ([10, 20, 30, 40, 50], 20, 18.0),  # position 0.8: 10 + 0.8 * 10
-        ([50, 15, 40, 20, 35], 40, 29.0),  # sorted 15 20 35 40 50, position 1.6: 20 + 0.6 * 15
-        ([3.1, 2.4, 2.9], 25, 2.65),  # sorted 2.4 2.9 3.1, position 0.5
-        ([3.1, 2.4, 2.9], 0, 2.4),
-        ([3.1, 2.4, 2.9], 100, 3.1),
-        ([2.7], 20, 2.7),
-        ([2.0, 2.0, 4.0], 75, 3.0),  # position 1.5: 2 + 0.5 * 2
-    ],
-)
-def test_percentile_interpolates_linearly_between_closest_ranks(
-    values: list[float], percent: float, expected: float
-) -> None:
-    assert percentile(values, percent) == pytest.approx(expected)
-
-
-def test_percentile_of_nothing_is_refused() -> None:
-    with pytest.raises(ValueError, match="no values"):
-        percentile([], 20)
-
-
-@given(
-    values=st.lists(st.floats(min_value=1, max_value=5), min_size=1, max_size=30),
-    low=st.floats(min_value=0, max_value=100),
-    high=st.floats(min_value=0, max_value=100),
-)
-def test_percentile_is_within_the_values_and_grows_with_the_percent(
-    values: list[float], low: float, high: float
-) -> None:
-    low, high = sorted((low, high))
-    assert min(values) - 1e-9 <= percentile(values, low) <= percentile(values, high) + 1e-9
-    assert percentile(values, high) <= max(values) + 1e-9

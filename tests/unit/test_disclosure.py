@@ -178,3 +178,52 @@ def test_a_fragment_of_the_tree_asks_for_the_children_it_was_not_given() -> None
     assert shown_units(whole, counts.__getitem__, 5, focus={"b"}) == shown_units(
         OrgTree(parents), counts.__getitem__, 5, focus={"b"}
     )
+
+
+@st.composite
+def weeks_of_answers(draw: st.DrawFn) -> tuple[OrgTree, list[dict[str, int]]]:
+    """A random tree and, for three to five weeks, per unit the people in its subtree who answered."""
+    tree, _ = draw(organisations(max_units=9))
+    weeks = []
+    for _ in range(draw(st.integers(min_value=3, max_value=5))):
+        own = {unit: draw(st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 8, 11])) for unit in tree.parents}
+        weeks.append({unit: _subtree(tree, unit, own) for unit in tree.parents})
+    return tree, weeks
+
+
+@settings(max_examples=300, deadline=None)
+@given(weeks_of_answers(), st.integers(min_value=2, max_value=6), st.data())
+def test_window_against_window_never_isolates_fewer_than_k(
+    organisation: tuple[OrgTree, list[dict[str, int]]], k: int, data: st.DataObject
+) -> None:
+    """Figures over windows of weeks (a heatmap, an export, an alert) set against each other:
+    overlapping windows of one unit, a unit's window against its shown units' windows, and any
+    mix. Whatever is subtracted, week by week what is left is nobody or at least k people."""
+    tree, weeks = organisation
+    shown = [shown_units(tree, counts.__getitem__, k) for counts in weeks]
+    span = range(len(weeks))
+    windows = [tuple(span[a:b]) for a in span for b in range(a + 1, len(weeks) + 1)]
+
+    def window_ok(unit: str, window: tuple[int, ...]) -> bool:
+        by_week = {str(w): shown[w] for w in window}
+        return window_shown(unit, by_week, {str(w): weeks[w][unit] for w in window})
+
+    figures = [(u, w) for u in tree.parents for w in windows if window_ok(u, w)]
+    for unit, window in figures:
+        assert all(weeks[w][unit] == 0 or weeks[w][unit] >= k for w in window)
+    if not figures:
+        return
+    # An onlooker takes one shown window figure and subtracts others it knows lie inside it.
+    top_unit, top_window = data.draw(st.sampled_from(figures))
+    inside = [
+        (u, w)
+        for u, w in figures
+        if (u, w) != (top_unit, top_window) and top_unit in tree.chain(u) and set(w) <= set(top_window)
+    ]
+    subtracted = data.draw(st.lists(st.sampled_from(inside), unique=True, max_size=4)) if inside else []
+    for week in top_window:
+        taken = [u for u, w in subtracted if week in w]
+        if any(a in tree.chain(b) or b in tree.chain(a) for a, b in combinations(taken, 2)):
+            continue  # the same people subtracted twice: not a group an onlooker can isolate
+        rest = weeks[week][top_unit] - sum(weeks[week][u] for u in taken)
+        assert rest == 0 or rest >= k, f"week {week}: {top_unit} minus {taken} leaves {rest}"

@@ -20,12 +20,16 @@ CASES_HELD = "family:cases_held"
 UNMANAGEABLE_SCORE = 2.0
 
 
+SCALE_PREFIX = "scale:"
+ITEM_PREFIX = "item:"
+
+
 def scale_measure(scale: str) -> str:
-    return f"scale:{scale}"
+    return f"{SCALE_PREFIX}{scale}"
 
 
 def item_measure(code: str) -> str:
-    return f"item:{code}"
+    return f"{ITEM_PREFIX}{code}"
 
 
 def measures_of(scored: ResponseScored) -> Iterator[tuple[str, float]]:

@@ -54,6 +54,9 @@ def _amend(operation: dict[str, Any], route: APIRoute) -> None:
         content = invalid.setdefault("content", {})
         content.pop("application/json", None)
         content[PROBLEM_JSON] = {"schema": PROBLEM_REF}
+    if route.dependant.query_params:
+        # Answered before routing (common.limits), whatever the path: a query string can be made long.
+        responses.setdefault("414", problem_doc("The URL is longer than this service accepts"))
     if "requestBody" in operation:
         responses.setdefault("413", problem_doc("The body is larger than this endpoint accepts"))
         responses.setdefault("400", problem_doc("The body could not be read: send it as UTF-8"))

@@ -137,6 +137,26 @@ class SubtreeRollups:
         )
         return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
 
+    async def team_sums(
+        self, conn: asyncpg.Connection | asyncpg.Pool, first_week: date, last_week: date, measure_prefix: str
+    ) -> dict[Key, Sums]:
+        """Every team's (a live unit with no live children) sums over the weeks for the measures
+        starting with ``measure_prefix``: what a benchmark of teams is taken over."""
+        rows = await conn.fetch(
+            f"""
+            SELECT r.unit_id, r.week_start, r.measure, r.n, r.total, r.total_sq
+            FROM {self.schema}.subtree_rollups r JOIN {self.schema}.org_units u USING (unit_id)
+            WHERE NOT u.removed AND r.week_start BETWEEN $1 AND $2 AND r.measure LIKE $3 || '%'
+              AND NOT EXISTS (
+                  SELECT 1 FROM {self.schema}.org_units c WHERE c.parent_id = u.unit_id AND NOT c.removed
+              )
+            """,
+            first_week,
+            last_week,
+            measure_prefix,
+        )
+        return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
+
     async def _upsert(self, conn: asyncpg.Connection, table: str, sums: Mapping[Key, Sums]) -> None:
         keys = sorted(sums)  # one order for every writer: no two batches wait on each other in a cycle
         await conn.execute(

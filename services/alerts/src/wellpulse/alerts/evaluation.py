@@ -27,13 +27,13 @@ from wellpulse.alerts.rules import (
     Verdict,
     WindowView,
     cases_measure,
-    percentile,
 )
 from wellpulse.alerts.rules_file import RuleBook
 from wellpulse.common.bank import HseScale, QuestionBank
+from wellpulse.common.benchmark import TeamWeek, percentile_lines, team_means
 from wellpulse.common.cells import decide
 from wellpulse.common.events import ResponseScored, derived_id, iso_week_of, monday_of
-from wellpulse.common.measures import RESPONSES, item_measure, measures_of, scale_measure
+from wellpulse.common.measures import RESPONSES, SCALE_PREFIX, item_measure, measures_of, scale_measure
 from wellpulse.common.rollups import Contribution, SubtreeRollups, Sums
 
 log = logging.getLogger(__name__)
@@ -197,19 +197,14 @@ class Evaluation:
         cached = self._benchmarks.get(window[-1])
         if cached and time.monotonic() - cached[0] < BENCHMARK_SECONDS:
             return cached[1]
-        weekly: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-        for row in await store.team_scale_rows(conn, window[0], window[-1]):
-            weekly[(row["unit_id"], row["measure"])].append((row["n"], row["total"]))
-        means: dict[str, list[float]] = defaultdict(list)
-        for (_, measure), weeks in weekly.items():
-            if all(n >= self.k for n, _ in weeks):
-                means[measure.removeprefix("scale:")].append(sum(t for _, t in weeks) / sum(n for n, _ in weeks))
+        rows = [
+            TeamWeek(unit, measure.removeprefix(SCALE_PREFIX), sums.n, sums.total)
+            for (unit, _, measure), sums in (
+                await self.rollups.team_sums(conn, window[0], window[-1], SCALE_PREFIX)
+            ).items()
+        ]
         config = self.book.rules.scale_in_red
-        lines = {
-            scale: percentile(values, config.percentile)
-            for scale, values in means.items()
-            if len(values) >= config.min_benchmark_units
-        }
+        lines = percentile_lines(team_means(rows, self.k), config.percentile, config.min_benchmark_units)
         self._benchmarks[window[-1]] = (time.monotonic(), lines)
         return lines
 

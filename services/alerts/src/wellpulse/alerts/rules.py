@@ -247,17 +247,6 @@ class ScaleInRed:
         return _verdict(self, view, [f for _, _, f in red], title, self.config.first_steps[worst])
 
 
-def percentile(values: Collection[float], percent: float) -> float:
-    """Linear interpolation between closest ranks (as numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("no values")
-    position = (len(ordered) - 1) * percent / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _verdict(
     rule: Caseload | Bullying | IntentToLeave | ScaleInRed,
     view: WindowView,

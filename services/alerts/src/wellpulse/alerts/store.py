@@ -27,21 +27,6 @@ async def fresh_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> se
     return {r["event_id"] for r in rows}
 
 
-async def team_scale_rows(conn: asyncpg.Connection, first: date, last: date) -> list[asyncpg.Record]:
-    """Every team's (a live unit with no live children) scale sums over a window: the benchmark."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        SELECT r.unit_id, r.week_start, r.measure, r.n, r.total
-        FROM alerts.subtree_rollups r JOIN alerts.org_units u USING (unit_id)
-        WHERE NOT u.removed AND r.week_start BETWEEN $1 AND $2 AND r.measure LIKE 'scale:%'
-          AND NOT EXISTS (SELECT 1 FROM alerts.org_units c WHERE c.parent_id = u.unit_id AND NOT c.removed)
-        """,
-        first,
-        last,
-    )
-    return rows
-
-
 async def latest_alert(conn: asyncpg.Connection, unit_id: str, rule: str) -> Latest | None:
     row = await conn.fetchrow(
         """

@@ -6,8 +6,6 @@ in ``imports``, ``links`` and ``rounds``: a route checks who is asking, calls on
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated, Any
 
@@ -19,6 +17,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from wellpulse.common.audit import AuditTrail
 from wellpulse.common.auth import Principal, Role, not_found, require
 from wellpulse.common.bank import QuestionBank
+from wellpulse.common.csvfile import csv_response
 from wellpulse.common.db import Database
 from wellpulse.common.events import iso_week_of
 from wellpulse.common.http import Problem
@@ -227,15 +226,7 @@ def _file_problem(exc: FileInvalid, title: str) -> Problem:
 
 
 def _csv(invitations: list[Invitation]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["email", "link"])
-    writer.writerows((i.email, i.link) for i in invitations)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="links.csv"', "Cache-Control": "no-store"},
-    )
+    return csv_response(["email", "link"], [(i.email, i.link) for i in invitations], "links.csv")
 
 
 async def _text(request: Request) -> str:

@@ -1,9 +1,10 @@
-"""Reporting's process: build(settings) wires the broker, the subscribers and the trends API."""
+"""Reporting's process: build(settings) wires the broker, the subscribers and the reporting API."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from wellpulse.common.bank import load_bank
 from wellpulse.common.db import Database
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
@@ -11,6 +12,7 @@ from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.reporting.api import trends_router
+from wellpulse.reporting.benchmarks import Benchmarks, load_benchmark_file
 from wellpulse.reporting.handlers import register
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
@@ -23,6 +25,14 @@ def build(settings: ReportingSettings) -> FastAPI:
     broker = build_broker(settings, telemetry, "reporting")
     database = Database(SCHEMA, MIGRATIONS)
     rollups = SubtreeRollups(SCHEMA)
+    bank = load_bank(settings.bank_path)
+    benchmarks = Benchmarks(
+        rollups,
+        settings.min_group_size,
+        settings.benchmark_min_units,
+        load_benchmark_file(settings.benchmark_file) if settings.benchmark_file else None,
+        settings.benchmark_keep_seconds,
+    )
     register(broker, settings, telemetry, database, rollups)
     return service_app(
         service="reporting",
@@ -30,8 +40,9 @@ def build(settings: ReportingSettings) -> FastAPI:
         telemetry=telemetry,
         broker=broker,
         database=database,
-        routers=[trends_router(settings, database, rollups)],
+        routers=[trends_router(settings, database, rollups, bank, benchmarks)],
         org_tree=OrgTreeProjection(database),
-        description="Aggregated trends for leaders and HR, each within their part of the organisation; nothing "
-        "shown for fewer than k respondents.",
+        description="Trends, heatmaps and the 12 Changes for leaders and HR, each within their part of the "
+        "organisation; nothing shown for fewer than k respondents, nor anything that would give a smaller group "
+        "away by difference.",
     )

@@ -1,12 +1,15 @@
-"""Pure: one unit's week of rollups as the figures a trend shows, once disclosure control
-(``common.disclosure``, through ``common.cells``) has said which of its cells may be shown."""
+"""Pure: rollups as the figures reporting shows (a week of a trend, a window of a heatmap), once
+disclosure control (``common.disclosure``, through ``common.cells``) has said which cells may be shown."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
+from wellpulse.common.cells import Fragment, ShownCells
+from wellpulse.common.disclosure import window_shown
 from wellpulse.common.measures import RESPONSES
 from wellpulse.common.rollups import Sums
 
@@ -40,3 +43,22 @@ def figure(cell: Sums) -> Figure:
     # Sample standard deviation from the sums; clamp the rounding error that can dip below zero.
     sd = math.sqrt(max(cell.total_sq - cell.n * mean * mean, 0.0) / (cell.n - 1)) if cell.n > 1 else None
     return Figure(cell.n, round(mean, 4), round(sd, 4) if sd is not None else None)
+
+
+def window_figure(
+    fragment: Fragment, shown: ShownCells, unit: str, weeks: Sequence[date], measure: str
+) -> Figure | None:
+    """One unit's figure for a measure over several weeks, or None where it may not be shown.
+
+    Shown only where, in every week the unit has answers to it, the measure's cell and the
+    respondents' cell are both shown (``common.disclosure.window_shown``): a window is then a sum
+    of shown weeks, and one window minus another only ever subtracts shown weeks. Its n counts
+    responses, not people: one person answering four weeks is four responses.
+    """
+    for needed in (measure, RESPONSES):
+        by_week = {str(w): shown.get((w, needed), frozenset()) for w in weeks}
+        counts = {str(w): fragment.count(unit, w, needed) for w in weeks}
+        if not window_shown(unit, by_week, counts):
+            return None
+    total = sum((fragment.sums.get((unit, w, measure), Sums()) for w in weeks), Sums())
+    return figure(total) if total.n else None

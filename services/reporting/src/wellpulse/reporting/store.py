@@ -43,3 +43,12 @@ async def unit_summary(pool: asyncpg.Pool, unit_id: str) -> UnitSummary | None:
         unit_id,
     )
     return UnitSummary(unit_id, row["name"], row["headcount"]) if row else None
+
+
+async def children(conn: asyncpg.Connection | asyncpg.Pool, unit_id: str) -> list[str]:
+    """The unit's live children, by name."""
+    rows = await conn.fetch(
+        "SELECT unit_id FROM reporting.org_units WHERE parent_id = $1 AND NOT removed ORDER BY name, unit_id",
+        unit_id,
+    )
+    return [r["unit_id"] for r in rows]

@@ -5,11 +5,13 @@ difference with the units above and beside it)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from pydantic import BaseModel
 
 from wellpulse.common.cells import decide
+from wellpulse.common.csvfile import Cell
 from wellpulse.common.db import Database
 from wellpulse.common.events import iso_week_of
 from wellpulse.common.measures import RESPONSES
@@ -72,3 +74,17 @@ async def unit_trend(
 
 def _shown(figure: Figure | None) -> ShownFigure | None:
     return ShownFigure(n=figure.n, mean=figure.mean, sd=figure.sd) if figure else None
+
+
+CSV_HEADER = ["unit_id", "unit", "iso_week", "respondents", "response_rate", "measure", "n", "mean", "sd"]
+
+
+def csv_rows(trend: Trend) -> Iterator[Sequence[Cell]]:
+    """One line per week and measure; a suppressed week is one line that says so."""
+    for week in trend.weeks:
+        if week.suppressed:
+            yield [trend.unit_id, trend.name, week.iso_week, "suppressed", None, None, None, None, None]
+            continue
+        for measure, shown in week.measures.items():
+            figures: list[Cell] = ["suppressed"] * 3 if shown is None else [shown.n, shown.mean, shown.sd]
+            yield [trend.unit_id, trend.name, week.iso_week, week.respondents, week.response_rate, measure, *figures]
