@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.settings import (
+    MIN_GROUP_SIZE_VARIABLE,
     ConfigurationError,
     DevelopmentSecretOutsideDevelopment,
     Environment,
@@ -136,3 +140,44 @@ def test_heartbeats_must_fit_three_times_into_the_session() -> None:
         DemoSettings(environment=Environment.development, kafka_heartbeat_interval_ms=2000).kafka_session_timeout_ms
         == 6000
     )
+
+
+# k: one setting name every service reads, so the form's promise and the figures agree.
+
+K_SERVICES = [
+    ("wellpulse.intake.settings", "IntakeSettings", "INTAKE_"),
+    ("wellpulse.alerts.settings", "AlertsSettings", "ALERTS_"),
+    ("wellpulse.reporting.settings", "ReportingSettings", "REPORTING_"),
+]
+
+
+def _settings(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize(("module", "name", "prefix"), K_SERVICES)
+def test_every_service_reads_k_from_the_one_shared_variable(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str, prefix: str
+) -> None:
+    monkeypatch.delenv(MIN_GROUP_SIZE_VARIABLE, raising=False)
+    assert _settings(module, name)(environment="development").min_group_size == 5
+    monkeypatch.setenv(MIN_GROUP_SIZE_VARIABLE, "11")
+    assert _settings(module, name)(environment="development").min_group_size == 11
+
+
+@pytest.mark.parametrize("value", ["2", "21", "five"])
+def test_k_outside_3_to_20_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(MIN_GROUP_SIZE_VARIABLE, value)
+    with pytest.raises(ValidationError, match=MIN_GROUP_SIZE_VARIABLE):
+        _settings(*K_SERVICES[2][:2])(environment="development")
+
+
+@pytest.mark.parametrize(("module", "name", "prefix"), K_SERVICES)
+def test_the_old_per_service_k_is_refused_not_silently_ignored(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str, prefix: str
+) -> None:
+    monkeypatch.setenv(f"{prefix}MIN_GROUP_SIZE", "10")
+    with pytest.raises(
+        ConfigurationError, match=f"{prefix}MIN_GROUP_SIZE is no longer read.*{MIN_GROUP_SIZE_VARIABLE}"
+    ):
+        _settings(module, name)(environment="development")

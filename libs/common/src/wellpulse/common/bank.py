@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -298,11 +299,16 @@ class QuestionBank(BaseModel):
             raise ValueError("\n".join(problems))
         return self
 
+    @cached_property
+    def _by_code(self) -> dict[str, Item]:
+        # Looked up for every answer of every response scored: one dict, built once per bank.
+        return {item.code: item for item in self.items}
+
     def item(self, code: str) -> Item:
-        for candidate in self.items:
-            if candidate.code == code:
-                return candidate
-        raise KeyError(f"no item with code {code!r} in question bank {self.version}")
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise KeyError(f"no item with code {code!r} in question bank {self.version}") from None
 
     def family_items(self) -> tuple[Item, ...]:
         """Items asked in every weekly pulse, because alert rules watch them."""
@@ -352,7 +358,7 @@ class QuestionBank(BaseModel):
 
         Every item is optional; ``None`` counts as a skipped item and is left out of the result.
         """
-        codes = {item.code: item for item in self.items}
+        codes = self._by_code
         normalised: dict[str, int | str] = {}
         errors: dict[str, str] = {}
         for code, value in answers.items():

@@ -1,7 +1,8 @@
 """Settings shared by every service: one pydantic-settings class per process, one env prefix each."""
 
+import os
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, PostgresDsn, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +93,31 @@ class ServiceSettings(BaseSettings):
     @property
     def database_dsn(self) -> str:
         return str(self.database_url)
+
+
+# k, the smallest number of people any figure, alert or promise may be about. One name for every
+# service, so the k the form promises staff is the k reporting and alerts apply.
+MIN_GROUP_SIZE_VARIABLE = "WELLPULSE_MIN_GROUP_SIZE"
+
+
+class GroupSizeSettings(ServiceSettings):
+    """``WELLPULSE_MIN_GROUP_SIZE`` (3–20, default 5), read by every service that shows or promises k."""
+
+    model_config = SettingsConfigDict(populate_by_name=True)
+
+    min_group_size: int = Field(default=5, ge=3, le=20, validation_alias=MIN_GROUP_SIZE_VARIABLE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_per_service_k(cls, data: Any) -> Any:
+        # The per-service name was read once; ignoring it silently could lower a k someone raised.
+        old = f"{cls.model_config.get('env_prefix', '')}MIN_GROUP_SIZE".upper()
+        if any(name.upper() == old for name in os.environ):
+            raise ConfigurationError(
+                f"{old} is no longer read: k is one setting for every service. "
+                f"Set {MIN_GROUP_SIZE_VARIABLE} instead (3 to 20) and remove {old}"
+            )
+        return data
 
 
 class SmtpSettings(ServiceSettings):

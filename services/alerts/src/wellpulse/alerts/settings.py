@@ -6,15 +6,13 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.settings import SmtpSettings
+from wellpulse.common.settings import GroupSizeSettings, SmtpSettings
 
 
-class AlertsSettings(OidcSettings, SmtpSettings):
+class AlertsSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_")
 
     http_port: int = 8003
-    # Minimum reporting group k, in people: no alert names a group smaller than this.
-    min_group_size: int = Field(default=5, ge=3, le=20)
     # The organisation's alert rules (YAML); the packaged social-work defaults when unset.
     rules_path: Path | None = None
     # The question bank, for which items make up each HSE scale (the sustained-decline rule).

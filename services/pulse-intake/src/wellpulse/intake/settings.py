@@ -6,10 +6,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.settings import SmtpSettings
+from wellpulse.common.settings import GroupSizeSettings, SmtpSettings
 
 
-class IntakeSettings(OidcSettings, SmtpSettings):
+class IntakeSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_")
 
     http_port: int = 8001
@@ -22,9 +22,6 @@ class IntakeSettings(OidcSettings, SmtpSettings):
     # An organisation's own question bank (YAML); the packaged default when unset.
     bank_path: Path | None = None
     max_items_per_pulse: int = Field(default=8, ge=3, le=20)
-    # The form promises staff that results are shown only for groups of at least k: it must be the
-    # k that reporting and alerts use.
-    min_group_size: int = Field(default=5, ge=3, le=20)
     # The body cap for the two imports (org tree, roster); every other route takes MAX_BODY_BYTES.
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Told to a client when the broker is unavailable and its response was not taken.

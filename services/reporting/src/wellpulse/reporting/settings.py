@@ -6,14 +6,13 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
+from wellpulse.common.settings import GroupSizeSettings
 
 
-class ReportingSettings(OidcSettings):
+class ReportingSettings(OidcSettings, GroupSizeSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTING_")
 
     http_port: int = 8004
-    # Minimum reporting group k: nothing is shown for fewer respondents than this.
-    min_group_size: int = Field(default=5, ge=3, le=20)
     # The question bank, for which items inform each of the 12 Changes.
     bank_path: Path | None = None
     # Bands against a file (per HSE scale its 20th, 50th and 80th percentiles) instead of the
