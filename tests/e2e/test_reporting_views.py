@@ -1,4 +1,4 @@
-"""Leaders' views through the real pipeline: trends, the heatmap and the 12 Changes for the demo's
+"""Leaders' views through the real pipeline: trends, the heatmap, the 12 Changes and item distributions for the demo's
 shape (a directorate whose one team is below k), figures checked against the answers, and every
 answer of the API put together without recovering the small team."""
 
@@ -95,6 +95,15 @@ def test_a_directorate_whose_one_team_is_below_k_gives_that_team_away_in_no_answ
                 note(f"scale:{scale}", row["unit_id"], cell["responses"])
                 assert cell["suppressed"] == (cell["mean"] is None)
 
+    item_views = {u: _get(stack, f"/v1/units/{u}/items", leader, weeks=1, to_week=week) for u in units}
+    for unit, view in item_views.items():
+        for item in view["items"]:
+            note(f"item:{item['code']}", unit, item["responses"])
+            shown = item["distribution"]
+            assert item["suppressed"] == (shown is None) == (item["mean"] is None)
+            if shown is not None:
+                assert sum(shown.values()) == item["responses"]
+
     # The small team: nothing, anywhere.
     assert not any(small in by_unit for by_unit in seen.values())
     [small_row] = [r for r in heatmaps[directorate]["rows"] if r["unit_id"] == small]
@@ -164,6 +173,16 @@ def test_a_directorate_whose_one_team_is_below_k_gives_that_team_away_in_no_answ
     scored = [(s["score"], c) for c, s in changes_b["changes"].items() if s["score"] is not None]
     assert changes_b["most_needed"] == [c for _, c in sorted(scored)]
 
+    # Each item's distribution is the bigger team's own answers, counted score by score.
+    for item in item_views[bigger]["items"]:
+        scores = [s[item["code"]] for s in answered[bigger] if item["code"] in s]
+        if not scores:
+            assert item["suppressed"]
+            continue
+        assert item["distribution"] == {str(v): scores.count(float(v)) for v in range(1, 6)}
+        assert abs(item["mean"] - fmean(scores)) < 1e-3
+    assert all(i["suppressed"] and i["distribution"] is None for i in item_views[small]["items"])
+
     # The export says the same, marks what is suppressed, and escapes what a spreadsheet would run.
     export = httpx.get(
         f"{stack.url('reporting')}/v1/units/{directorate}/heatmap",
@@ -193,7 +212,7 @@ def test_a_directorate_whose_one_team_is_below_k_gives_that_team_away_in_no_answ
 
     # A leader of the other unit sees none of it: the directorate answers as a unit that does not exist.
     outsider = auth.leader(other)
-    for view in ("heatmap", "changes"):
+    for view in ("heatmap", "changes", "items"):
         refused = httpx.get(f"{stack.url('reporting')}/v1/units/{directorate}/{view}", headers=outsider)
         unknown = httpx.get(f"{stack.url('reporting')}/v1/units/{uid}-nowhere/{view}", headers=outsider)
         assert refused.status_code == unknown.status_code == 404

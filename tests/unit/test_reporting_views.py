@@ -4,6 +4,7 @@ export; and the benchmark file."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -14,13 +15,14 @@ from wellpulse.common.benchmark import Lines
 from wellpulse.common.cells import Fragment, shown_cells
 from wellpulse.common.csvfile import csv_text, safe_cell
 from wellpulse.common.disclosure import OrgTree
-from wellpulse.common.measures import RESPONSES, item_measure, scale_measure
+from wellpulse.common.events import AlertFamilies, ResponseScored
+from wellpulse.common.measures import RESPONSES, answer_measure, item_measure, scale_measure
 from wellpulse.common.rollups import Sums
 from wellpulse.common.settings import ConfigurationError
-from wellpulse.reporting import changes, heatmap
+from wellpulse.reporting import changes, heatmap, items
 from wellpulse.reporting.around import Around, Row
 from wellpulse.reporting.benchmarks import Benchmark, load_benchmark_file
-from wellpulse.reporting.measures import window_figure
+from wellpulse.reporting.measures import reporting_measures, window_figure
 from wellpulse.reporting.store import UnitSummary
 
 K = 5
@@ -180,3 +182,68 @@ def test_a_benchmark_file_is_read_and_every_problem_in_it_named(tmp_path: Path) 
     broken.write_text("scales: [unclosed\n")
     with pytest.raises(ConfigurationError, match="not valid YAML"):
         load_benchmark_file(broken)
+
+
+# --- item distributions ----------------------------------------------------------------------
+
+
+def _answers(people: dict[str, list[int]], score: dict[str, float]) -> dict[tuple[str, date, str], Sums]:
+    """The directorate's ``answer:DEM-01:<score>`` rows, as reporting keeps them from the same responses."""
+    rows: dict[tuple[str, date, str], Sums] = {}
+    for unit, weekly in people.items():
+        for week, n in zip(WEEKS, weekly, strict=True):
+            if n:
+                key = ("dir", week, answer_measure("DEM-01", round(score[unit])))
+                rows[key] = rows.get(key, Sums()) + _sums([1.0] * n)
+    return rows
+
+
+def test_an_item_distribution_counts_each_score_and_adds_up_to_its_shown_responses() -> None:
+    people = {"a": [6, 6, 6], "b": [9, 0, 8], "tiny": [3, 3, 3]}
+    score = {"a": 2.0, "b": 4.0, "tiny": 1.0}
+    view = items.items_view(_around(people, score), _answers(people, score), BANK, K)
+
+    dem = next(i for i in view.items if i.code == "DEM-01")
+    assert not dem.suppressed
+    assert dem.distribution == {"1": 9, "2": 18, "3": 0, "4": 17, "5": 0}
+    assert dem.responses == sum(dem.distribution.values()) == 44
+    assert dem.mean == round((9 * 1 + 18 * 2 + 17 * 4) / 44, 4)
+    assert dem.hse_scale == "demands"
+    assert dem.text["en"]
+    # Items nobody answered over the window show nothing, as a suppressed cell does.
+    others = [i for i in view.items if i.code != "DEM-01"]
+    assert others
+    assert all(i.suppressed and i.distribution is None and i.mean is None for i in others)
+    assert {i.code for i in view.items} == {i.code for i in BANK.items if i.hse_scale is not None}
+
+
+def test_an_item_distribution_is_hidden_wherever_its_mean_is() -> None:
+    # Week 2 the whole directorate has four respondents: the window is suppressed, and with it
+    # every count of the distribution, in the JSON and in the CSV.
+    people = {"a": [6, 2, 6], "b": [9, 2, 8], "tiny": [0, 0, 0]}
+    score = {"a": 2.0, "b": 4.0, "tiny": 1.0}
+    view = items.items_view(_around(people, score), _answers(people, score), BANK, K)
+
+    dem = next(i for i in view.items if i.code == "DEM-01")
+    assert dem.suppressed
+    assert dem.distribution is None
+    assert dem.responses is None
+    line = next(r for r in items.csv_rows(view) if r[2] == "DEM-01")
+    assert list(line[4:]) == ["suppressed"] * 7
+
+
+def test_reporting_keeps_each_item_score_as_one_answer_of_its_distribution() -> None:
+    event = ResponseScored(
+        response_id=uuid.uuid4(),
+        pulse_id="2026-W46-x",
+        unit_id="team",
+        iso_week="2026-W46",
+        scoring_version="test",
+        scales={"demands": 3.0},
+        items={"DEM-01": 2.0, "DEM-02": 4.0},
+        families=AlertFamilies(),
+    )
+    kept = dict(reporting_measures(event))
+    assert kept["answer:DEM-01:2"] == kept["answer:DEM-02:4"] == 1.0
+    assert not any(m.startswith("answer:") and m not in ("answer:DEM-01:2", "answer:DEM-02:4") for m in kept)
+    assert kept["item:DEM-01"] == 2.0  # the shared measures are all still there

@@ -22,6 +22,9 @@ UNMANAGEABLE_SCORE = 2.0
 
 SCALE_PREFIX = "scale:"
 ITEM_PREFIX = "item:"
+# How many gave each 1–5 score to an item: ``answer:<code>:<score>``, n counting responses.
+ANSWER_PREFIX = "answer:"
+SCORES = (1, 2, 3, 4, 5)
 
 
 def scale_measure(scale: str) -> str:
@@ -30,6 +33,16 @@ def scale_measure(scale: str) -> str:
 
 def item_measure(code: str) -> str:
     return f"{ITEM_PREFIX}{code}"
+
+
+def answer_measure(code: str, score: int) -> str:
+    return f"{ANSWER_PREFIX}{code}:{score}"
+
+
+def answer_measures_of(scored: ResponseScored) -> Iterator[tuple[str, float]]:
+    """One response's place in each item's 1–5 distribution (reporting keeps these; alerts does not)."""
+    for code, score in scored.items.items():
+        yield answer_measure(code, round(score)), 1.0
 
 
 def measures_of(scored: ResponseScored) -> Iterator[tuple[str, float]]:

@@ -1,5 +1,5 @@
 """Reporting's HTTP API for leaders and HR, each within the units their token names: trends, the
-heatmap and the 12 Changes, each as JSON or as a CSV export (``?format=csv``)."""
+heatmap, the 12 Changes and item distributions, each as JSON or as a CSV export (``?format=csv``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
 from wellpulse.common.measures import scale_measure
 from wellpulse.common.rollups import SubtreeRollups
-from wellpulse.reporting import changes, heatmap, store, trends
+from wellpulse.reporting import changes, heatmap, items, store, trends
 from wellpulse.reporting.around import around, window
 from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.settings import ReportingSettings
@@ -118,6 +118,32 @@ def trends_router(
         answer = changes.changes_view(view, bank, k)
         if format == "csv":
             return _csv(changes.CSV_HEADER, changes.csv_rows(answer), "changes", answer.unit_id, answer.last_week)
+        return answer
+
+    @router.get(
+        "/units/{unit_id}/items",
+        summary="Each scored item for a unit and everything below it: mean and 1–5 distribution",
+        description="Over the window's weeks, each item's mean and how many responses gave each score "
+        "(after reverse-scoring, so 5 is always the better end). An item's distribution is shown exactly "
+        f"where its mean is. {suppression} CSV: one line per item.",
+        response_model=items.ItemsView,
+        responses={200: {"content": csv_content("unit_id,unit,item,hse_scale,mean,responses,score_1,...")}},
+    )
+    async def unit_items(
+        unit_id: ReportUnit,
+        to_week: ToWeek = None,
+        weeks: Annotated[int, Query(ge=1, le=52, description="How many weeks the window spans")] = 4,
+        format: Format = "json",
+    ) -> Any:
+        unit = await unit_or_404(unit_id)
+        days = window(last_week(to_week), weeks)
+        view = await around(database.pool, rollups, unit, days, items.measures(bank), k)
+        answers = await rollups.read(
+            database.pool, [unit.unit_id], days[0], days[-1], items.answer_measures(items.scored_items(bank))
+        )
+        answer = items.items_view(view, answers, bank, k)
+        if format == "csv":
+            return _csv(items.CSV_HEADER, items.csv_rows(answer), "items", answer.unit_id, answer.last_week)
         return answer
 
     return router

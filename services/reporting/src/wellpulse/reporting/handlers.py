@@ -11,12 +11,12 @@ from faststream.params import NoCast
 from wellpulse.common.db import Database
 from wellpulse.common.events import ResponseScored, monday_of
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
-from wellpulse.common.measures import measures_of
 from wellpulse.common.orgtree import apply_org_records
 from wellpulse.common.rollups import Contribution, SubtreeRollups
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
 from wellpulse.reporting import store
+from wellpulse.reporting.measures import reporting_measures
 from wellpulse.reporting.settings import ReportingSettings
 
 GROUP = "wellpulse-reporting"
@@ -47,7 +47,7 @@ def register(
                     Contribution(s.unit_id, monday_of(s.iso_week), measure, value)
                     for event_id, s in events.items()
                     if event_id in fresh
-                    for measure, value in measures_of(s)
+                    for measure, value in reporting_measures(s)
                 ],
             )
 

@@ -4,14 +4,21 @@ disclosure control (``common.disclosure``, through ``common.cells``) has said wh
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from wellpulse.common.cells import Fragment, ShownCells
 from wellpulse.common.disclosure import window_shown
-from wellpulse.common.measures import RESPONSES
+from wellpulse.common.events import ResponseScored
+from wellpulse.common.measures import RESPONSES, answer_measures_of, measures_of
 from wellpulse.common.rollups import Sums
+
+
+def reporting_measures(scored: ResponseScored) -> Iterator[tuple[str, float]]:
+    """What reporting keeps of one response: the shared measures and each item's distribution."""
+    yield from measures_of(scored)
+    yield from answer_measures_of(scored)
 
 
 @dataclass(frozen=True)
