@@ -192,11 +192,28 @@ def test_a_leader_and_hr_see_only_their_own_subtree(
     assert untouched["status"] == "open", "nothing outside the scope was acknowledged or resolved"
     assert [e["action"] for e in untouched["history"]] == ["raised"]
 
+    # Reporting counts the alerts by family for leaders, each within their part of the tree.
+    counts = stack.url("reporting") + "/v1/units/{}/alerts?weeks=2"
+    family = our_alert["family"]
+
+    def alert_counts(unit: str, headers: dict[str, str], **expected: int) -> dict[str, Any]:
+        answer: dict[str, Any] = poll(
+            lambda: httpx.get(counts.format(unit), headers=headers).json(),
+            lambda c: {k: c.get("families", {}).get(family, {}).get(k) for k in expected} == expected,
+            f"reporting counts {expected} {family} alerts for {unit}",
+        )
+        return answer
+
+    alert_counts(ours, leader, open=1, acknowledged=0, raised=1)
+    alert_counts(root, auth.leader(root), open=2, acknowledged=0, raised=2)
+    assert httpx.get(counts.format(ours), headers=auth.leader(theirs)).status_code == 404
+
     mine = alert.format(our_alert["alert_id"])
     hr = auth.headers("hr", units=(ours,), subject=f"{uid}-hr-lead")
     acknowledged = httpx.post(f"{mine}/acknowledge", json={}, headers=hr)
     assert acknowledged.status_code == 200, acknowledged.text
     assert acknowledged.json()["status"] == "acknowledged"
+    alert_counts(ours, leader, open=0, acknowledged=1, raised=1)
     assert httpx.post(f"{mine}/acknowledge", json={}, headers=hr).status_code == 409
     assert httpx.post(f"{mine}/resolve", json={"note": " "}, headers=hr).status_code == 422
     resolved = httpx.post(f"{mine}/resolve", json=note, headers=hr)
@@ -210,6 +227,10 @@ def test_a_leader_and_hr_see_only_their_own_subtree(
         ("resolved", f"{uid}-hr-lead"),
     ]
     assert detail["history"][-1]["note"] == note["note"]
+    # Resolved: no longer open anywhere, still counted as raised; the other directorate's stays open.
+    alert_counts(ours, leader, open=0, acknowledged=0, raised=1)
+    whole = alert_counts(root, auth.leader(root), open=1, acknowledged=0, raised=2)
+    assert set(whole["families"]) >= {"caseload", "bullying", "intent_to_leave"}
 
 
 async def test_a_rotated_signing_key_is_picked_up_with_one_fetch_per_service(

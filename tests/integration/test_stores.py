@@ -45,10 +45,12 @@ async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> 
     assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == [
         "0001.initial",
         "0002.subtree-rollups",
+        "0005.alerts",
     ]
     assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
         "0001.initial",
         "0002.rules-lifecycle-delivery",
+        "0004.status-events",
     ]
     # Again: nothing left to do, and the same migration id in two schemas did not collide.
     assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == []

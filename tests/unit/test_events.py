@@ -14,12 +14,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from wellpulse.common.events import (
     AlertFamilies,
+    AlertRaised,
+    AlertStatusChanged,
     ContractViolation,
     Envelope,
     IsoWeek,
     OrgUnit,
     PulseResponseSubmitted,
     decode,
+    decode_any,
     derived_id,
     encode,
     iso_week_of,
@@ -364,3 +367,36 @@ def test_alert_families_refuse_the_first_versions_two_leaving_fields() -> None:
 def test_caseload_manageable_is_a_one_to_five_score(value: float) -> None:
     with pytest.raises(ValidationError):
         AlertFamilies(caseload_manageable=value)
+
+
+def _status_change() -> Envelope[AlertStatusChanged]:
+    change = AlertStatusChanged(
+        alert_id=uuid.uuid4(), rule="bullying", family="bullying", unit_id="team", status="resolved", seq=3
+    )
+    return Envelope.wrap(change, source="/t", subject="team")
+
+
+def test_a_topic_of_several_event_types_decodes_each_record_by_its_type() -> None:
+    sent = _status_change()
+    got = decode_any(encode(sent), [AlertRaised, AlertStatusChanged])
+    assert got == sent
+    assert isinstance(got.data, AlertStatusChanged)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"type": "org.wellpulse.something-else"}', "is not one of org.wellpulse.alert.raised"),
+        (b'{"no": "type"}', "type: Field required"),
+        (b"not json", "Invalid JSON"),
+    ],
+)
+def test_a_record_of_no_known_type_is_refused_saying_why(raw: bytes, reason: str) -> None:
+    with pytest.raises(ContractViolation, match=reason):
+        decode_any(raw, [AlertRaised, AlertStatusChanged])
+
+
+def test_a_known_type_that_breaks_its_schema_is_refused_by_that_schema() -> None:
+    broken = encode(_status_change()).replace(b'"seq":3', b'"seq":0')
+    with pytest.raises(ContractViolation, match="seq"):
+        decode_any(broken, [AlertRaised, AlertStatusChanged])

@@ -6,6 +6,7 @@ Producers and consumers agree on these models only; services never import each o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -214,6 +215,22 @@ class AlertRaised(Payload):
     follows: uuid.UUID | None = None
 
 
+class AlertStatusChanged(Payload):
+    """HR acknowledged or resolved an alert. Published after the alert's ``AlertRaised``, on the same
+    key (its unit), so a consumer sees an alert raised before it sees it handled. ``seq`` orders an
+    alert's changes: a consumer keeps the highest it has seen, whatever is delivered twice."""
+
+    TYPE: ClassVar[str] = "org.wellpulse.alert.status-changed"
+    VERSION: ClassVar[int] = 1
+
+    alert_id: uuid.UUID
+    rule: str
+    family: str
+    unit_id: UnitId
+    status: Literal["acknowledged", "resolved"]
+    seq: int = Field(ge=1)
+
+
 def decode(raw: bytes, payload: type[P]) -> Envelope[P]:
     """Decode and check one record value; raises ``ContractViolation`` with a reason for the DLQ."""
     try:
@@ -225,6 +242,23 @@ def decode(raw: bytes, payload: type[P]) -> Envelope[P]:
     if envelope.dataschema != schema_uri(payload):
         raise ContractViolation(f"dataschema {envelope.dataschema!r} is not {schema_uri(payload)!r}")
     return envelope
+
+
+class _Kind(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str
+
+
+def decode_any(raw: bytes, payloads: Sequence[type[Payload]]) -> Envelope[Any]:
+    """Decode a record of a topic that carries several event types, by its ``type``."""
+    try:
+        kind = _Kind.model_validate_json(raw).type
+    except ValidationError as exc:
+        raise ContractViolation(describe(exc)) from exc
+    for payload in payloads:
+        if kind == payload.TYPE:
+            return decode(raw, payload)
+    raise ContractViolation(f"type {kind!r} is not one of {', '.join(sorted(p.TYPE for p in payloads))}")
 
 
 def encode(envelope: Envelope[Any]) -> bytes:

@@ -23,7 +23,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.message import StreamMessage
 
-from wellpulse.common.events import ContractViolation, Envelope, P, decode, encode
+from wellpulse.common.events import ContractViolation, Envelope, P, Payload, decode, decode_any, encode
 from wellpulse.common.settings import ServiceSettings
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import TOPICS, dead_letter
@@ -144,6 +144,18 @@ class DeadLetters:
         for record in records:
             try:
                 good.append(Received(record, decode(record.value or b"", payload)))
+            except ContractViolation as exc:
+                await self.reject(record, str(exc))
+        return good
+
+    async def decode_mixed_batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
+    ) -> list[Received[Any]]:
+        """As ``decode_batch``, for a topic carrying several event types (each record by its type)."""
+        good: list[Received[Any]] = []
+        for record in records:
+            try:
+                good.append(Received(record, decode_any(record.value or b"", payloads)))
             except ContractViolation as exc:
                 await self.reject(record, str(exc))
         return good

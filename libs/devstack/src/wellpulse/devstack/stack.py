@@ -64,6 +64,8 @@ class Infrastructure:
             f"{prefix}OIDC_AUDIENCE": AUDIENCE,
             # Small batches and a short outbox interval keep a laptop demo lively.
             f"{prefix}OUTBOX_INTERVAL_SECONDS": "2",
+            # The demo and the tests look at the week they have just answered (development only).
+            f"{prefix}SHOW_WEEK_IN_PROGRESS": "true",
         }
 
 

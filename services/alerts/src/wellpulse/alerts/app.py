@@ -24,7 +24,7 @@ from wellpulse.alerts.store import SCHEMA
 from wellpulse.common.audit import AuditTrail
 from wellpulse.common.bank import load_bank
 from wellpulse.common.db import Database
-from wellpulse.common.events import AlertRaised, Envelope
+from wellpulse.common.events import AlertRaised, AlertStatusChanged, Envelope
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import SubtreeRollups
@@ -49,8 +49,10 @@ def build(settings: AlertsSettings) -> FastAPI:
         broker.publisher(
             PULSE_ALERTS,
             title=PULSE_ALERTS,
-            description="An alert raised for a unit whose every contributing week had at least k people. Key: unit id.",
-            schema=Envelope[AlertRaised],
+            description="An alert raised for a unit whose every contributing week had at least k people "
+            "(org.wellpulse.alert.raised), then HR acknowledging or resolving it "
+            "(org.wellpulse.alert.status-changed). Key: unit id.",
+            schema=Envelope[AlertRaised] | Envelope[AlertStatusChanged],
         ),
     )
     client = httpx.AsyncClient(trust_env=not development)
@@ -97,7 +99,7 @@ def build(settings: AlertsSettings) -> FastAPI:
         broker=broker,
         database=database,
         routers=[
-            hr_router(database, AlertDesk(database, audit)),
+            hr_router(database, AlertDesk(database, audit, on_change=published.set)),
             admin_router(database, audit, development=development),
         ],
         background=[publish_alerts, deliver_alerts],

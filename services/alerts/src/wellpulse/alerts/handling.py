@@ -3,6 +3,8 @@ lifecycle, recorded in the alert's history with who made it, and audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wellpulse.alerts import store
 from wellpulse.alerts.lifecycle import Action, InvalidTransition, transition
 from wellpulse.common.audit import AuditTrail
@@ -14,9 +16,11 @@ PAST = {Action.acknowledge: "acknowledged", Action.resolve: "resolved"}
 
 
 class AlertDesk:
-    def __init__(self, database: Database, audit: AuditTrail) -> None:
+    def __init__(self, database: Database, audit: AuditTrail, on_change: Callable[[], None] = lambda: None) -> None:
         self._database = database
         self._audit = audit
+        # Wakes the outbox, so the transition reaches pulse.alerts (and reporting) at once.
+        self._on_change = on_change
 
     async def act(self, scope: Scope, alert_id: str, action: Action, note: str | None) -> store.AlertRow:
         """Raises a 404 problem outside the caller's scope (as for an unknown alert), 409 when the
@@ -37,4 +41,5 @@ class AlertDesk:
                 entry.update(unit_id=row.unit_id, rule=row.rule)
                 updated = await store.get_alert(conn, alert_id)
         assert updated is not None
+        self._on_change()
         return updated

@@ -130,8 +130,9 @@ async def subtree(conn: asyncpg.Connection, unit_id: str) -> list[str]:
 async def add_event(conn: asyncpg.Connection, alert_id: str, actor: str, action: str, note: str | None) -> None:
     await conn.execute(
         """
-        INSERT INTO alerts.alert_events (alert_id, seq, actor, action, note)
-        SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM alerts.alert_events WHERE alert_id = $1
+        INSERT INTO alerts.alert_events (alert_id, seq, actor, action, note, published)
+        SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $3 = 'raised'
+        FROM alerts.alert_events WHERE alert_id = $1
         """,
         alert_id,
         actor,
@@ -254,3 +255,41 @@ async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[
 
 async def mark_published(conn: asyncpg.Connection, alert_ids: Sequence[str]) -> None:
     await conn.execute("UPDATE alerts.alerts SET published = true WHERE alert_id = ANY($1::uuid[])", list(alert_ids))
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """An acknowledgement or resolution not yet on ``pulse.alerts`` (never who made it, nor the note)."""
+
+    alert_id: str
+    seq: int
+    rule: str
+    family: str
+    unit_id: str
+    status: str
+
+
+async def claim_unpublished_changes(conn: asyncpg.Connection, limit: int = 500) -> list[StatusChange]:
+    """Lock transitions of alerts already on the topic and not yet published themselves, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT e.alert_id::text AS alert_id, e.seq, a.rule, a.family, a.unit_id, e.action
+        FROM alerts.alert_events e JOIN alerts.alerts a USING (alert_id)
+        WHERE NOT e.published AND a.published
+        ORDER BY e.at, e.alert_id, e.seq LIMIT $1 FOR UPDATE OF e SKIP LOCKED
+        """,
+        limit,
+    )
+    return [StatusChange(r["alert_id"], r["seq"], r["rule"], r["family"], r["unit_id"], r["action"]) for r in rows]
+
+
+async def mark_changes_published(conn: asyncpg.Connection, changes: Sequence[StatusChange]) -> None:
+    await conn.execute(
+        """
+        UPDATE alerts.alert_events e SET published = true
+        FROM unnest($1::uuid[], $2::int[]) AS c(alert_id, seq)
+        WHERE e.alert_id = c.alert_id AND e.seq = c.seq
+        """,
+        [c.alert_id for c in changes],
+        [c.seq for c in changes],
+    )

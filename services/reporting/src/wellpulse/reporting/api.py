@@ -12,18 +12,24 @@ from wellpulse.common.auth import Role, UnitInScope, not_found
 from wellpulse.common.bank import QuestionBank
 from wellpulse.common.csvfile import csv_content, csv_response
 from wellpulse.common.db import Database
-from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
+from wellpulse.common.events import IsoWeek, iso_week_of
 from wellpulse.common.measures import scale_measure
 from wellpulse.common.rollups import SubtreeRollups
-from wellpulse.reporting import changes, heatmap, items, store, trends
+from wellpulse.reporting import alert_counts, alerts_store, changes, heatmap, items, store, trends
 from wellpulse.reporting.around import around, window
 from wellpulse.reporting.benchmarks import Benchmarks
+from wellpulse.reporting.publication import shown_through
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.trends import Trend, unit_trend
 
 # Leaders and HR, each within the units their token names.
 ReportUnit = Annotated[str, Depends(UnitInScope(Role.leader, Role.hr))]
-ToWeek = Annotated[IsoWeek | None, Query(description="Last ISO week; default this week")]
+ToWeek = Annotated[
+    IsoWeek | None,
+    Query(
+        description="Last ISO week; default the latest shown (a week is shown once it is over and its responses are in)"
+    ),
+]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet")]
 
 
@@ -49,7 +55,7 @@ def trends_router(
         return unit
 
     def last_week(to_week: str | None) -> date:
-        return monday_of(to_week or iso_week_of(date.today()))
+        return shown_through(to_week, date.today(), settings.publish_after_days, settings.show_week_in_progress)
 
     @router.get(
         "/units/{unit_id}/trends",
@@ -144,6 +150,37 @@ def trends_router(
         answer = items.items_view(view, answers, bank, k)
         if format == "csv":
             return _csv(items.CSV_HEADER, items.csv_rows(answer), "items", answer.unit_id, answer.last_week)
+        return answer
+
+    @router.get(
+        "/units/{unit_id}/alerts",
+        summary="Alert counts by family for a unit and everything below it",
+        description="How many alerts are open, acknowledged, and were raised for windows ending in the weeks "
+        "asked about, per alert family (caseload, bullying, intent to leave, and any other a rule raises). "
+        "Counts of alerts, never of people; an alert names no one. CSV: one line per family.",
+        response_model=alert_counts.AlertCounts,
+        responses={200: {"content": csv_content("unit_id,unit,first_week,last_week,family,open,acknowledged,raised")}},
+    )
+    async def unit_alerts(
+        unit_id: ReportUnit,
+        to_week: ToWeek = None,
+        weeks: Annotated[int, Query(ge=1, le=104, description="How many weeks back 'raised' counts")] = 12,
+        format: Format = "json",
+    ) -> Any:
+        unit = await unit_or_404(unit_id)
+        days = window(last_week(to_week), weeks)
+        alerts = await alerts_store.alerts_live_or_within(database.pool, store.SCHEMA, days[0], days[-1])
+        chains = await rollups.chains(database.pool, {a.unit_id for a in alerts}) if alerts else {}
+        answer = alert_counts.AlertCounts(
+            unit_id=unit.unit_id,
+            name=unit.name,
+            first_week=iso_week_of(days[0]),
+            last_week=iso_week_of(days[-1]),
+            families=alert_counts.count_alerts(alerts, chains, unit.unit_id, days[0], days[-1]),
+        )
+        if format == "csv":
+            rows = alert_counts.csv_rows(answer)
+            return _csv(alert_counts.CSV_HEADER, rows, "alerts", answer.unit_id, answer.last_week)
         return answer
 
     return router

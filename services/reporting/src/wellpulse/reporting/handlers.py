@@ -9,13 +9,13 @@ from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 
 from wellpulse.common.db import Database
-from wellpulse.common.events import ResponseScored, monday_of
+from wellpulse.common.events import AlertRaised, AlertStatusChanged, ResponseScored, monday_of
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
 from wellpulse.common.orgtree import apply_org_records
 from wellpulse.common.rollups import Contribution, SubtreeRollups
 from wellpulse.common.telemetry import Telemetry
-from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
-from wellpulse.reporting import store
+from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_SCORED
+from wellpulse.reporting import alerts_store, store
 from wellpulse.reporting.measures import reporting_measures
 from wellpulse.reporting.settings import ReportingSettings
 
@@ -50,6 +50,19 @@ def register(
                     for measure, value in reporting_measures(s)
                 ],
             )
+
+    @batch_subscriber(broker, PULSE_ALERTS, group_id=f"{GROUP}.alerts", settings=settings)
+    async def track_alerts(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
+        """Keep each alert's unit, family and status, for the counts leaders see."""
+        received = await dead_letters.decode_mixed_batch(records, [AlertRaised, AlertStatusChanged])
+        await dead_letters.flush()
+        raised = [r.event.data for r in received if isinstance(r.event.data, AlertRaised)]
+        changed = [r.event.data for r in received if isinstance(r.event.data, AlertStatusChanged)]
+        if not raised and not changed:
+            return
+        async with database.transaction() as conn:
+            await alerts_store.apply_raised(conn, store.SCHEMA, raised)
+            await alerts_store.apply_status(conn, store.SCHEMA, changed)
 
     @batch_subscriber(broker, ORG_UNITS, group_id=f"{GROUP}.org-units", settings=settings)
     async def track_org_units(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:

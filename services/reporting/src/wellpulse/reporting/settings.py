@@ -1,12 +1,13 @@
 """Reporting settings (environment variables prefixed ``REPORTING_``)."""
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.settings import GroupSizeSettings
+from wellpulse.common.settings import ConfigurationError, Environment, GroupSizeSettings
 
 
 class ReportingSettings(OidcSettings, GroupSizeSettings):
@@ -22,3 +23,18 @@ class ReportingSettings(OidcSettings, GroupSizeSettings):
     # at most this often per window.
     benchmark_min_units: int = Field(default=5, ge=3)
     benchmark_keep_seconds: float = Field(default=300.0, ge=0)
+    # A week is shown from this many days after its Sunday, once its responses are in: figures that
+    # still move would give each new response away by difference (see publication.py).
+    publish_after_days: int = Field(default=1, ge=0, le=28)
+    # Development only (the demo, the tests): show the week in progress as well.
+    show_week_in_progress: bool = False
+
+    @model_validator(mode="after")
+    def _week_in_progress_only_in_development(self) -> Self:
+        if self.show_week_in_progress and self.environment is not Environment.development:
+            raise ConfigurationError(
+                "REPORTING_SHOW_WEEK_IN_PROGRESS is for development only: a week shown while its responses "
+                "arrive gives each new response away by difference. Remove it, or set "
+                "REPORTING_ENVIRONMENT=development on a laptop"
+            )
+        return self
