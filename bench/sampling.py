@@ -18,6 +18,7 @@ from runtime import BenchFailed, bounded, say
 
 RATE_HZ = 200
 LINE_NUMBER = re.compile(r":\d+\)$")
+PACKAGE = re.compile(r"^.* \(([^/)]+)/.*\)$")
 
 
 def _record(exe: str, pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -51,10 +52,11 @@ async def py_spy(pid: int | None, out: Path | None) -> AsyncIterator[None]:
 
 
 def top_lines(collapsed: Path, n: int = 15) -> dict[str, Any]:
-    """From py-spy's collapsed stacks: the share of samples each function was running (own) and was
-    on the stack (inclusive), the ``n`` largest of each."""
+    """From py-spy's collapsed stacks: the share of samples each function was running (own), the same
+    by the package it lives in, and the share it was on the stack (inclusive); the ``n`` largest."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -66,8 +68,10 @@ def top_lines(collapsed: Path, n: int = 15) -> dict[str, Any]:
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
+        # Where the running frame's code lives (asyncpg, aiokafka, pydantic, intake, ...).
+        parts[PACKAGE.sub(r"\1", frames[-1])] += samples
 
     def share(counter: Counter[str]) -> list[str]:
         return [f"{100 * c / total:5.1f}%  {frame}" for frame, c in counter.most_common(n)] if total else []
 
-    return {"samples": total, "own": share(own), "inclusive": share(inclusive)}
+    return {"samples": total, "own": share(own), "own_by_package": share(parts), "inclusive": share(inclusive)}
