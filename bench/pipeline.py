@@ -111,6 +111,10 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     result["cpu"]["bare"] = cpu.since(before)
     result["bare_fastapi_per_s"] = result["bare"]["bare_fastapi_per_s"]
     result["intake_ratio_to_bare"] = ratio(result["intake_accepted_per_s"], result["bare_fastapi_per_s"])
+    # The same comparison in CPU per request, which another session's load disturbs less.
+    intake_cpu = result["cpu"]["live"].get("cpu_s", {}).get("pulse-intake")
+    if intake_cpu is not None:
+        result["intake_cpu_ms_per_response"] = round(1000 * intake_cpu / result["accepted"], 3)
 
     # Phase 3: the ceiling, with the services idle.
     values, keys = sample_records(bench_round, bank)
