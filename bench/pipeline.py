@@ -50,6 +50,8 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     cpu = CpuMeter(infra, services)
 
     db = await asyncpg.connect(infra.database_url, timeout=10)
+    # A connection per sampler: one asyncpg connection runs one query at a time.
+    alerts_db = await asyncpg.connect(infra.database_url, timeout=10)
     offsets = ScoringOffsets(infra.kafka_bootstrap, SCORING_GROUP)
     reader = ScoredReader(infra.kafka_bootstrap)
     samplers: list[Sampler] = []
@@ -64,7 +66,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
             )
 
         async def alert_state_count() -> int:
-            return int(await db.fetchval("SELECT count(*) FROM alerts.applied_events"))
+            return int(await alerts_db.fetchval("SELECT count(*) FROM alerts.applied_events"))
 
         rollups = Sampler("rollups", rollup_count, ROLLUP_POLL_S)
         alert_state = Sampler("alert state", alert_state_count, ROLLUP_POLL_S)
@@ -102,6 +104,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
         await reader.stop()
         await offsets.stop()
         await bounded("closing the database connection", db.close())
+        await bounded("closing the alert state connection", alerts_db.close())
 
     # The intake baseline, with the services idle: the same requests to a bare FastAPI app.
     before = cpu.snapshot()
