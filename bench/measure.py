@@ -144,6 +144,15 @@ class ScoredReader:
         await bounded("closing the pulse.scored reader", self.consumer.stop())
 
 
+def process_cpu_seconds(pid: int, tick: int | None = None) -> float | None:
+    """CPU seconds (user + system) a process has used, from /proc; None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / (tick or os.sysconf("SC_CLK_TCK"))  # utime + stime
+
+
 class CpuMeter:
     """CPU seconds each part of the stack used in a window, from /proc (Linux only; else empty).
 
@@ -157,11 +166,7 @@ class CpuMeter:
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
     def _cpu(self, pid: int) -> float | None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        return process_cpu_seconds(pid, self.tick)
 
     def _children(self, parent: int) -> list[int]:
         children = []

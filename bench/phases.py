@@ -33,9 +33,11 @@ class Pipeline:
     bank: QuestionBank
     round: Round
     rollups: Sampler
+    alert_state: Sampler
     topics: Sampler
     reader: ScoredReader
     base_rollups: int
+    base_alert_state: int
     base_offsets: dict[str, int]
 
     async def submit(self, seed: int) -> list[Submission]:
@@ -46,6 +48,10 @@ class Pipeline:
 
     def rolled_up(self) -> int:
         return (self.rollups.latest or self.base_rollups) - self.base_rollups
+
+    def in_alert_state(self) -> int:
+        """Scored responses alerts has applied (its ``applied_events``) since the run began."""
+        return (self.alert_state.latest or self.base_alert_state) - self.base_alert_state
 
     def committed(self, key: str = "committed") -> int:
         counts = self.topics.latest or self.base_offsets
@@ -61,7 +67,7 @@ class Pipeline:
     def progress(self) -> str:
         return (
             f"{PULSE_SCORED} records read +{self.reader.count}, scoring group committed "
-            f"+{self.committed()}, rollups +{self.rolled_up()}"
+            f"+{self.committed()}, rollups +{self.rolled_up()}, alert state +{self.in_alert_state()}"
         )
 
     async def until(self, what: str, condition: Callable[[], bool]) -> float:
@@ -145,8 +151,13 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
     ready_at = time.monotonic()
     scored_at = await p.until(f"waiting for scoring to work off {accepted} responses", lambda: p.all_scored(target))
     rolled_at = await p.until(f"waiting for {target} responses in reporting's rollups", lambda: p.rolled_up() >= target)
+    alerted_at = await p.until(f"waiting for {target} responses in alerts' state", lambda: p.in_alert_state() >= target)
     await asyncio.sleep(2 * OFFSETS_POLL_S)
     per_s, first, last = growth_rate(p.reader.samples, done, target)
+    # The whole pipeline on a backlog: from scoring's first record out until every response is in
+    # reporting's committed rollups and alerts' committed state. Set against the passthrough.
+    drained_at = max(rolled_at, alerted_at)
+    pipeline_per_s = rate(accepted, drained_at - first) if first is not None else None
     committed_per_s, _, _ = growth_rate(p.committed_samples(), done, target)
     say(f"phase 2 drained: scoring worked the backlog off at {per_s}/s")
     return {
@@ -154,9 +165,11 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
         "intake_statuses": status_counts(subs),
         "scoring_per_s": per_s,
         "scoring_committed_per_s": committed_per_s,
+        "pipeline_per_s": pipeline_per_s,
         "restart_to_ready_s": since(ready_at, restarted_at),
         "restart_to_first_scored_s": since(first, restarted_at),
         "restart_to_all_scored_s": since(last, restarted_at),
         "restart_to_all_committed_s": since(scored_at, restarted_at),
         "restart_to_all_in_rollups_s": since(rolled_at, restarted_at),
+        "restart_to_all_in_alert_state_s": since(alerted_at, restarted_at),
     }

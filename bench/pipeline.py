@@ -19,12 +19,14 @@ from typing import Any
 import asyncpg
 from alerts import ALERT_TEAMS, alerts_phase
 from alerts import SERVICE_ENV as ALERTS_SERVICE_ENV
+from bare import bare_phase
 from ceiling import raw_passthrough, sample_records
 from load import CLIENTS, open_round
 from measure import CpuMeter, Sampler, ScoredReader, ScoringOffsets, ratio
 from phases import OFFSETS_POLL_S, ROLLUP_POLL_S, Pipeline, backlog_phase, live_phase
 from restarts import restart_phase
 from runtime import BenchFailed, Deadline, bounded, say
+from sampling import py_spy, top_lines
 
 from wellpulse.common.bank import load_bank
 from wellpulse.common.topics import PULSE_RESPONSES, PULSE_SCORED
@@ -48,6 +50,8 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
     cpu = CpuMeter(infra, services)
 
     db = await asyncpg.connect(infra.database_url, timeout=10)
+    # A connection per sampler: one asyncpg connection runs one query at a time.
+    alerts_db = await asyncpg.connect(infra.database_url, timeout=10)
     offsets = ScoringOffsets(infra.kafka_bootstrap, SCORING_GROUP)
     reader = ScoredReader(infra.kafka_bootstrap)
     samplers: list[Sampler] = []
@@ -61,7 +65,11 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
                 await db.fetchval("SELECT coalesce(sum(n), 0) FROM reporting.own_rollups WHERE measure = 'responses'")
             )
 
+        async def alert_state_count() -> int:
+            return int(await alerts_db.fetchval("SELECT count(*) FROM alerts.applied_events"))
+
         rollups = Sampler("rollups", rollup_count, ROLLUP_POLL_S)
+        alert_state = Sampler("alert state", alert_state_count, ROLLUP_POLL_S)
         topics = Sampler("offsets", offsets.counts, OFFSETS_POLL_S)
         pipeline = Pipeline(
             args=args,
@@ -70,17 +78,21 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
             bank=bank,
             round=bench_round,
             rollups=rollups,
+            alert_state=alert_state,
             topics=topics,
             reader=reader,
             base_rollups=await rollup_count(),
+            base_alert_state=await alert_state_count(),
             base_offsets=await offsets.counts(),
         )
-        samplers = [rollups, topics]
+        samplers = [rollups, alert_state, topics]
         for sampler in samplers:
             sampler.start()
         result["cpu"] = {}
         before = cpu.snapshot()
-        await live_phase(pipeline, result)
+        intake = services.processes["pulse-intake"].process
+        async with py_spy(intake.pid if intake else None, args.profile_intake):
+            await live_phase(pipeline, result)
         result["cpu"]["live"] = cpu.since(before)
         if not args.skip_backlog:
             before = cpu.snapshot()
@@ -92,16 +104,35 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
         await reader.stop()
         await offsets.stop()
         await bounded("closing the database connection", db.close())
+        await bounded("closing the alert state connection", alerts_db.close())
+
+    # The intake baseline, with the services idle: the same requests to a bare FastAPI app.
+    before = cpu.snapshot()
+    result["bare"] = await bare_phase(
+        bench_round, bank, args.responses, args.concurrency, args.client, deadline, services.log_dir
+    )
+    result["cpu"]["bare"] = cpu.since(before)
+    result["bare_fastapi_per_s"] = result["bare"]["bare_fastapi_per_s"]
+    result["intake_ratio_to_bare"] = ratio(result["intake_accepted_per_s"], result["bare_fastapi_per_s"])
+    # The same comparison in CPU per request, which another session's load disturbs less.
+    intake_cpu = result["cpu"]["live"].get("cpu_s", {}).get("pulse-intake")
+    if intake_cpu is not None:
+        result["intake_cpu_ms_per_response"] = round(1000 * intake_cpu / result["accepted"], 3)
 
     # Phase 3: the ceiling, with the services idle.
     values, keys = sample_records(bench_round, bank)
     before = cpu.snapshot()
     result["ceiling"] = await raw_passthrough(infra, args.responses, result["partitions"], values, keys, deadline)
     result["cpu"]["ceiling"] = cpu.since(before)
-    ceiling = result["ceiling"]["raw_passthrough_per_s"]
+    ceiling = result["raw_passthrough_per_s"] = result["ceiling"]["raw_passthrough_per_s"]
     result["ratio_scoring_to_ceiling"] = ratio(result.get("scoring_per_s"), ceiling)
     if "backlog_drain" in result:
         result["ratio_scoring_backlog_to_ceiling"] = ratio(result["backlog_drain"]["scoring_per_s"], ceiling)
+        result["pipeline_backlog_per_s"] = result["backlog_drain"]["pipeline_per_s"]
+        result["pipeline_ratio_to_ceiling"] = ratio(result["pipeline_backlog_per_s"], ceiling)
+
+    if args.profile_intake is not None and args.profile_intake.exists():
+        result["intake_profile"] = top_lines(args.profile_intake)
 
     # Phase 4: alerts, from the submission that calls for one to the alert and to HR's webhook.
     if not args.skip_alerts:
@@ -148,6 +179,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-backlog", action="store_true", help="skip the scoring backlog phase")
     parser.add_argument("--skip-alerts", action="store_true", help="skip the alert latency phase")
     parser.add_argument("--skip-restarts", action="store_true", help="skip the restart-to-ready phase")
+    parser.add_argument(
+        "--profile-intake",
+        type=Path,
+        metavar="FILE",
+        help="record intake with py-spy during phase 1 (collapsed stacks to FILE; top lines in the JSON)",
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep the PostgreSQL data folder")
     parser.add_argument(
         "--service-env",

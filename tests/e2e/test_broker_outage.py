@@ -58,7 +58,9 @@ async def test_intake_answers_503_with_retry_after_and_keeps_nothing(lonely_inta
         stored = await conn.fetch("SELECT unit_id FROM intake.org_units ORDER BY unit_id")
         spent = await conn.fetchval("SELECT count(*) FROM intake.links WHERE spent_on IS NOT NULL")
         unspent = await conn.fetchval("SELECT count(*) FROM intake.links WHERE spent_on IS NULL")
+        claimed = await conn.fetchval("SELECT count(*) FROM intake.links WHERE claimed_at IS NOT NULL")
     finally:
         await conn.close()
     assert [r["unit_id"] for r in stored] == ["solo"], "the refused import must leave the tree as it was"
     assert (spent, unspent) == (1, 1), "the refused response must leave its link unspent"
+    assert claimed == 0, "the refused response's claim must be released, not left to go stale"

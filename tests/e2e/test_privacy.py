@@ -135,18 +135,24 @@ def test_nothing_kept_links_an_address_to_a_link_or_a_response(
         assert event["time"].endswith("T00:00:00Z")
         assert set(event["data"]) == {"pulse_id", "unit_id", "iso_week", "bank_version", "answers"}
 
-    columns = asyncio.run(_link_columns(infrastructure.database_url))
-    # Nothing a link row holds could name its person: the hash, the round, the unit and the day.
-    assert columns == ["token_hash", "pulse_id", "unit_id", "spent_on"]
+    columns, claimed = asyncio.run(_link_columns(infrastructure.database_url, team))
+    # Nothing a link row holds could name its person: the hash, the round, the unit and the day;
+    # and the time of a claim only while a submission is being sent: none is left once it is over.
+    assert columns == ["token_hash", "pulse_id", "unit_id", "spent_on", "claimed_at"]
+    assert claimed == 0, "a claim's time outlived its submission"
 
 
-async def _link_columns(database_url: str) -> list[str]:
+async def _link_columns(database_url: str, unit_id: str) -> tuple[list[str], int]:
+    """The links table's columns, and how many of this unit's links still carry a claim's time."""
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'intake' "
             "AND table_name = 'links' ORDER BY ordinal_position"
         )
+        claimed = await conn.fetchval(
+            "SELECT count(*) FROM intake.links WHERE unit_id = $1 AND claimed_at IS NOT NULL", unit_id
+        )
     finally:
         await conn.close()
-    return [r["column_name"] for r in rows]
+    return [r["column_name"] for r in rows], claimed

@@ -20,12 +20,22 @@ class Database:
 
     schema: str
     migrations: Path
+    # asyncpg resets a connection's session as it goes back to the pool (advisory unlock all, CLOSE
+    # ALL, UNLISTEN *, RESET ALL): one more round trip per acquire. A service that keeps no session
+    # state (no SET, LISTEN, cursors or session advisory locks) may skip it; an open transaction is
+    # rolled back all the same.
+    reset_sessions: bool = True
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
 
     async def open(self, settings: ServiceSettings) -> None:
         if settings.migrate_on_start:
             await apply_migrations_async(settings.database_dsn, self.schema, self.migrations)
-        self._pool = await asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=settings.database_pool_size)
+        self._pool = await asyncpg.create_pool(
+            settings.database_dsn,
+            min_size=1,
+            max_size=settings.database_pool_size,
+            reset=None if self.reset_sessions else _keep_session,
+        )
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -46,6 +56,10 @@ class Database:
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """A pool reset that sends nothing: the session has no state worth a round trip to clear."""
 
 
 async def apply_migrations_async(dsn: str, schema: str, migrations: Path) -> list[str]:

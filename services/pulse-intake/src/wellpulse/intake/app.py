@@ -28,7 +28,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: IntakeSettings) -> FastAPI:
     telemetry = setup_telemetry("pulse-intake", settings)
     broker = build_broker(settings, telemetry, "pulse-intake")
-    database = Database(SCHEMA, MIGRATIONS)
+    # Each submission takes two single statements from the pool; intake sets no session state.
+    database = Database(SCHEMA, MIGRATIONS, reset_sessions=False)
     bank = load_bank(settings.bank_path)
     check_rotation(bank, settings.max_items_per_pulse)
     responses_out = broker.publisher(

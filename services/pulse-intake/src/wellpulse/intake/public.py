@@ -31,11 +31,24 @@ def _page(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same answers again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 PAGES: dict[int | str, dict[str, Any]] = {
     200: _page("The form; or, for a link already used, a page that says so"),
     404: _page("The link is not recognised"),
     410: _page("The round has closed"),
-    503: _page("The answer could not be recorded right now; the link still works"),
+    503: {
+        **_page(
+            "The answer could not be recorded right now (Kafka did not acknowledge it in time, or the same "
+            "link is being sent elsewhere); the link still works"
+        ),
+        "headers": RETRY_AFTER,
+    },
 }
 LINK_PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: problem_doc("Unknown link"),
@@ -155,7 +168,13 @@ def public_router(
         responses={
             **LINK_PROBLEMS,
             422: problem_doc("Invalid answers; every problem is listed"),
-            503: problem_doc("Kafka unavailable; nothing saved; the link still works; retry later"),
+            503: {
+                **problem_doc(
+                    "Kafka did not acknowledge in time, or the same link is being sent elsewhere at this moment; "
+                    "nothing taken; the link still works; retry after Retry-After seconds"
+                ),
+                "headers": RETRY_AFTER,
+            },
         },
     )
     async def submit_response(body: ResponseIn) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -184,24 +185,70 @@ class Link:
     spent: bool
 
 
-async def find_link(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes, *, lock: bool = False) -> Link | None:
-    """The link and its round. With ``lock``, holds the link's row until the transaction ends, so
-    two submissions with one token are decided one after the other."""
-    row = await conn.fetchrow(
-        """
-        SELECT l.unit_id, l.spent_on, r.pulse_id, r.iso_week, r.items, r.bank_version, r.status,
-               r.links_issued
-        FROM intake.links l JOIN intake.rounds r USING (pulse_id)
-        WHERE l.token_hash = $1
-        """
-        + (" FOR UPDATE OF l" if lock else ""),
+LINK_COLUMNS = "l.unit_id, l.spent_on, r.pulse_id, r.iso_week, r.items, r.bank_version, r.status, r.links_issued"
+
+
+async def find_link(pool: asyncpg.Pool, token_hash: bytes) -> Link | None:
+    """The link and its round, as they are now (no lock: opening a form never waits on a submission)."""
+    row = await pool.fetchrow(
+        f"SELECT {LINK_COLUMNS} FROM intake.links l JOIN intake.rounds r USING (pulse_id) WHERE l.token_hash = $1",
         token_hash,
     )
-    return Link(_round(row), row["unit_id"], row["spent_on"] is not None) if row else None
+    return _link(row) if row else None
 
 
-async def spend_link(conn: asyncpg.Connection, token_hash: bytes) -> None:
-    await conn.execute("UPDATE intake.links SET spent_on = current_date WHERE token_hash = $1", token_hash)
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a link found: the link as it was (None: unknown), and the claim's time when this
+    call took it (None: closed, spent, or another submission's claim is still fresh)."""
+
+    link: Link | None
+    claimed_at: datetime | None
+
+
+async def claim_link(pool: asyncpg.Pool, token_hash: bytes, stale_after_seconds: float) -> Claim:
+    """Claim an open, unspent link for one submission, in one statement; a claim older than
+    ``stale_after_seconds`` (its holder crashed or hung) is taken over. Of many concurrent claims
+    exactly one succeeds: the others wait on the row for the length of this statement only."""
+    row = await pool.fetchrow(
+        f"""
+        WITH claimed AS (
+            UPDATE intake.links l SET claimed_at = clock_timestamp()
+            FROM intake.rounds r
+            WHERE l.token_hash = $1 AND r.pulse_id = l.pulse_id AND r.status = 'open' AND l.spent_on IS NULL
+              AND (l.claimed_at IS NULL OR l.claimed_at < clock_timestamp() - make_interval(secs => $2))
+            RETURNING l.claimed_at
+        )
+        SELECT {LINK_COLUMNS}, (SELECT claimed_at FROM claimed) AS taken
+        FROM intake.links l JOIN intake.rounds r USING (pulse_id)
+        WHERE l.token_hash = $1
+        """,
+        token_hash,
+        stale_after_seconds,
+    )
+    # The outer query sees the row as the statement found it, before any claim: a link that looks
+    # open and unspent but was not taken is being sent by another submission.
+    return Claim(_link(row), row["taken"]) if row else Claim(None, None)
+
+
+async def spend_link(pool: asyncpg.Pool, token_hash: bytes) -> None:
+    """Mark the link used (the day only) and drop its claim."""
+    await pool.execute(
+        "UPDATE intake.links SET spent_on = current_date, claimed_at = NULL WHERE token_hash = $1", token_hash
+    )
+
+
+async def release_link(pool: asyncpg.Pool, token_hash: bytes, claimed_at: datetime) -> None:
+    """Give the link back unspent, if the claim is still this one (not taken over since)."""
+    await pool.execute(
+        "UPDATE intake.links SET claimed_at = NULL WHERE token_hash = $1 AND claimed_at = $2 AND spent_on IS NULL",
+        token_hash,
+        claimed_at,
+    )
+
+
+def _link(row: asyncpg.Record) -> Link:
+    return Link(_round(row), row["unit_id"], row["spent_on"] is not None)
 
 
 async def signposts_document(pool: asyncpg.Pool) -> str | None:
