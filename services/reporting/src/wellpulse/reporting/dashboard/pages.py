@@ -1,0 +1,155 @@
+"""The dashboard's pages for a unit: thin routes that ask a use case (``trends.find_unit_trend``),
+hand its answer to a view (``views``) and render a template. Who may see which unit is the auth
+seam's (``UnitInSessionScope``): outside the caller's scope a unit answers exactly as an unknown one.
+
+Adding a page (the heatmap, the 12 Changes, unit detail) is three things: a view function in
+``views`` over the use case's answer, a template extending ``unit.html``, and a route here like
+``trends`` below; then mark its ``Section`` available, and the navigation links to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from wellpulse.common.auth import Principal, SessionRoleCheck, SessionUser, UnitInSessionScope, not_found
+from wellpulse.common.auth.dependencies import UNIT_ID_PATTERN
+from wellpulse.common.bank import HseScale
+from wellpulse.common.db import Database
+from wellpulse.common.events import IsoWeek
+from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import store
+from wellpulse.reporting.dashboard.render import PREFIX, Pages, unit_url
+from wellpulse.reporting.dashboard.sessions import Cookies, csrf_token
+from wellpulse.reporting.dashboard.signin import DASHBOARD_ROLES
+from wellpulse.reporting.dashboard.views import ChartText, overview_view, trends_view
+from wellpulse.reporting.settings import ReportingSettings
+from wellpulse.reporting.trends import Trend, find_unit_trend
+
+OVERVIEW_WEEKS = 6
+WEEK_CHOICES = (6, 12, 26, 52)
+# A unit picker longer than this is not a picker any more; the URL still reaches any unit in scope.
+PICKER_LIMIT = 2000
+
+PageUnit = Annotated[str, Depends(UnitInSessionScope(*DASHBOARD_ROLES))]
+Viewer = Annotated[Principal, Depends(SessionRoleCheck(*DASHBOARD_ROLES))]
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    suffix: str  # after /dashboard/units/{unit_id}
+    title: str  # message key
+    available: bool = True
+
+
+SECTIONS = (
+    Section("overview", "", "nav_overview"),
+    Section("trends", "/trends", "nav_trends"),
+    Section("heatmap", "/heatmap", "nav_heatmap", available=False),
+    Section("changes", "/changes", "nav_changes", available=False),
+)
+_BY_KEY = {section.key: section for section in SECTIONS}
+
+
+def pages_router(
+    settings: ReportingSettings, database: Database, rollups: SubtreeRollups, cookies: Cookies, pages: Pages
+) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    k, t = settings.min_group_size, pages.t
+
+    async def trend_of(unit_id: str, weeks: int, to_week: str | None = None) -> Trend:
+        trend = await find_unit_trend(database, rollups, unit_id, to_week, weeks, k)
+        if trend is None:
+            raise not_found("unit", unit_id)
+        return trend
+
+    async def frame(request: Request, user: Principal, unit_id: str, name: str, current: str) -> dict[str, Any]:
+        """What every unit page's layout needs: who is signed in, the navigation and the unit picker."""
+        return {
+            "signed_in": True,
+            "principal": user,
+            "csrf_token": csrf_token(request.cookies.get(cookies.session, "")),
+            "unit_id": unit_id,
+            "unit_name": name,
+            "current": current,
+            "sections": [
+                {"key": s.key, "title": s.title, "url": unit_url(unit_id, s.suffix), "current": s.key == current}
+                for s in SECTIONS
+            ],
+            "scope": await store.units_below(database.pool, user.units, PICKER_LIMIT),
+        }
+
+    @router.get("/")
+    async def home(user: Viewer) -> Response:
+        first = await store.units_below(database.pool, user.units, 1)
+        if not first:
+            return pages.message(200, t("no_units_title"), t("no_units_body"))
+        return RedirectResponse(unit_url(first[0].unit_id), status_code=303)
+
+    @router.get("/go")
+    async def go(
+        user: Viewer,
+        unit: Annotated[str, Query(min_length=1, max_length=64, pattern=UNIT_ID_PATTERN)],
+        section: Annotated[str, Query(max_length=32)] = "overview",
+    ) -> Response:
+        """The unit picker's form: to the same section of the unit chosen (which checks the scope)."""
+        chosen = _BY_KEY.get(section, SECTIONS[0])
+        return RedirectResponse(unit_url(unit, chosen.suffix), status_code=303)
+
+    @router.get("/units/{unit_id}")
+    async def overview(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
+        trend = await trend_of(unit_id, OVERVIEW_WEEKS)
+        return pages.render(
+            "overview.html",
+            view=overview_view(trend),
+            **await frame(request, user, unit_id, trend.name, "overview"),
+        )
+
+    @router.get("/units/{unit_id}/trends")
+    async def trends(
+        request: Request,
+        user: SessionUser,
+        unit_id: PageUnit,
+        weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+        to_week: IsoWeek | None = None,
+    ) -> Response:
+        trend = await trend_of(unit_id, weeks, to_week)
+        text = {scale: _chart_text(pages, scale, trend) for scale in HseScale}
+        return pages.render(
+            "trends.html",
+            view=trends_view(trend, text),
+            weeks=weeks,
+            week_choices=sorted({*WEEK_CHOICES, weeks}),
+            **await frame(request, user, unit_id, trend.name, "trends"),
+        )
+
+    def not_yet(section: Section) -> None:
+        @router.get(f"/units/{{unit_id}}{section.suffix}", name=f"dashboard_{section.key}")
+        async def unavailable(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
+            unit = await store.unit_summary(database.pool, unit_id)
+            if unit is None:
+                raise not_found("unit", unit_id)
+            return pages.render(
+                "unavailable.html",
+                section_title=t(section.title),
+                **await frame(request, user, unit_id, unit.name, section.key),
+            )
+
+    for section in SECTIONS:
+        if not section.available:
+            not_yet(section)
+    return router
+
+
+def _chart_text(pages: Pages, scale: HseScale, trend: Trend) -> ChartText:
+    name = pages.t(f"scale_{scale.value}")
+    return ChartText(
+        name=name,
+        axis=pages.t("chart_axis"),
+        suppressed=pages.t("suppressed", k=trend.min_group_size),
+        description=pages.t("chart_description", scale=name, unit=trend.name, weeks=len(trend.weeks)),
+    )
