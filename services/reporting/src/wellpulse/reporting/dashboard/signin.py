@@ -35,13 +35,13 @@ log = logging.getLogger(__name__)
 DASHBOARD_ROLES = frozenset({Role.leader, Role.hr})
 HOME = f"{PREFIX}/"
 # A path on the dashboard, and nothing that a browser could read as another site (//host, \\host).
-_RETURN_PATH = re.compile(r"^/dashboard(?:[/?][^\\\s]*)?$")
+_RETURN_PATH = re.compile(r"/dashboard(?:[/?][^\\\s]*)?")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 def safe_return_path(value: str | None) -> str:
     """Where to go after signing in: the page asked for, when it is one of the dashboard's; else home."""
-    if not value or len(value) > 2048 or not _RETURN_PATH.match(value) or "//" in value:
+    if not value or len(value) > 2048 or not _RETURN_PATH.fullmatch(value) or "//" in value:
         return HOME
     return value
 
