@@ -1,10 +1,10 @@
 """The leaders' dashboard in Debian's Chromium against the running stack: a leader signs in through
 the development issuer's page (authorization code + PKCE), reads the overview and the trends of a
-directorate, and every chart and table says what the trends API says; a team under k shows its
-week as suppressed; a unit outside the leader's scope is the same 404 page as an unknown one; the
-picker and the pages work by keyboard; axe-core finds nothing serious at desktop or phone width;
-a forged sign-out is refused and a real one ends the session. Screenshots go to
-test-artifacts/dashboard/."""
+directorate, its heatmap and its 12 Changes, and every chart and table says what the API says; a
+team under k shows its week and its heatmap cells as suppressed; a unit outside the leader's scope
+is the same 404 page as an unknown one; the picker and the pages work by keyboard; axe-core finds
+nothing serious at desktop or phone width; a forged sign-out is refused and a real one ends the
+session. Screenshots go to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
@@ -35,6 +35,21 @@ SCALE_NAMES = {
     "role": "Role",
     "change": "Change",
 }
+CHANGE_NAMES = {
+    "cpd": "Professional development",
+    "career": "Career opportunities",
+    "supervision": "Supervision and peer support",
+    "wellbeing": "Wellbeing and self-care",
+    "protection": "Protection from harm",
+    "workload": "Manageable workloads",
+    "direct_work": "Time for direct work",
+    "management": "Good management and role clarity",
+    "technology": "Technology and digital skills",
+    "leadership": "Effective leadership",
+    "inclusion": "Inclusive workplaces",
+    "recognition": "Respect, recognition and fair pay",
+}
+BANDS = {"red": "Red", "yellow": "Yellow", "aqua": "Aqua", "green": "Green", None: "no benchmark"}
 K = 5
 SUPPRESSED = f"suppressed (fewer than {K})"
 
@@ -73,12 +88,17 @@ def scene(stack: Services, auth: Auth, org: Org, roster: Roster, pulse: dict[str
 
 
 def _trend(stack: Services, auth: Auth, unit: str, scope: str, weeks: int) -> dict[str, Any]:
+    return _api(stack, auth, "trends", unit, scope, weeks)
+
+
+def _api(stack: Services, auth: Auth, view: str, unit: str, scope: str, weeks: int) -> dict[str, Any]:
+    """What the reporting API answers a leader of ``scope`` (the page must say the same)."""
     answer = httpx.get(
-        f"{stack.url('reporting')}/v1/units/{unit}/trends", params={"weeks": weeks}, headers=auth.leader(scope)
+        f"{stack.url('reporting')}/v1/units/{unit}/{view}", params={"weeks": weeks}, headers=auth.leader(scope)
     )
     assert answer.status_code == 200, answer.text
-    trend: dict[str, Any] = answer.json()
-    return trend
+    found: dict[str, Any] = answer.json()
+    return found
 
 
 async def _screenshot(page: Page, viewport: str, name: str) -> None:
@@ -150,10 +170,14 @@ async def test_a_leader_reads_their_directorate_and_nothing_outside_it(
         await _charts_draw_what_the_api_says(page, stack, auth, scene.directorate, scene.directorate)
         await _check_page(page, viewport, "3-trends")
 
-        for name, heading in (("Heatmap", "Heatmap: not yet available"), ("The 12 Changes", "The 12 Changes: not")):
-            await page.get_by_role("link", name=name, exact=True).click()
-            await page.get_by_role("heading", level=1, name=re.compile(re.escape(heading))).wait_for()
-            await _check_page(page, viewport, f"4-{name.lower().replace(' ', '-')}")
+        await page.get_by_role("link", name="Heatmap", exact=True).click()
+        await page.wait_for_url(f"{reporting}/dashboard/units/{scene.directorate}/heatmap")
+        await _heatmap_says_what_the_api_says(page, stack, auth, scene)
+        await _check_page(page, viewport, "4-heatmap")
+        await page.get_by_role("link", name="The 12 Changes", exact=True).click()
+        await page.wait_for_url(f"{reporting}/dashboard/units/{scene.directorate}/changes")
+        await _changes_say_what_the_api_says(page, stack, auth, scene)
+        await _check_page(page, viewport, "4-the-12-changes")
 
         await _the_picker_offers_the_scope_and_works_by_keyboard(page, reporting, scene)
         await _a_team_under_k_shows_its_week_as_suppressed(page, stack, auth, scene)
@@ -252,6 +276,60 @@ async def _charts_draw_what_the_api_says(page: Page, stack: Services, auth: Auth
                 assert table[week["iso_week"]] == [SUPPRESSED]
         caption = page.locator(f"#chart-{scale}-caption")
         assert await caption.inner_text() == f"{SCALE_NAMES[scale]}: mean per ISO week (1 to 5, higher is better)"
+
+
+async def _heatmap_says_what_the_api_says(page: Page, stack: Services, auth: Auth, scene: Scene) -> None:
+    answer = _api(stack, auth, "heatmap", scene.directorate, scene.directorate, weeks=4)
+    expected = {}
+    for row in answer["rows"]:
+        cells = [row["cells"][scale] for scale in answer["scales"]]
+        figures = [SUPPRESSED if c["suppressed"] else f"{c['mean']:.2f} {BANDS[c['band']]}" for c in cells]
+        rate = row["response_rate"]
+        shown_rate = f"{round(rate * 100)}%" if rate is not None else SUPPRESSED
+        expected[f"{row['name']} (all)" if row["whole"] else row["name"]] = [*figures, shown_rate]
+    assert await _rows(page, "#heatmap") == expected
+    assert [u["unit_id"] for u in answer["rows"]] == [scene.directorate, scene.big, scene.small]
+    names = {u["unit_id"]: u["name"] for u in answer["rows"]}
+    assert expected[names[scene.small]][:7] == [SUPPRESSED] * 7, "two people: every scale suppressed"
+    small = page.locator(f'#heatmap tr[data-unit="{scene.small}"] td[data-scale]')
+    assert await small.evaluate_all("cells => cells.map(c => c.className)") == ["suppressed"] * 7
+    assert any(f != SUPPRESSED for f in expected[f"{names[scene.directorate]} (all)"][:7]), "the directorate shows"
+
+
+async def _changes_say_what_the_api_says(page: Page, stack: Services, auth: Auth, scene: Scene) -> None:
+    answer = _api(stack, auth, "changes", scene.directorate, scene.directorate, weeks=4)
+    [whole] = [row for row in answer["rows"] if row["whole"]]
+    order = [*whole["most_needed"], *(c for c in answer["changes"] if c not in whole["most_needed"])]
+    await page.wait_for_function("document.querySelectorAll('.chart:not([hidden]) svg').length === 1")
+    option = await page.evaluate(
+        """() => {
+            const option = echarts.getInstanceByDom(document.getElementById('chart-changes')).getOption();
+            const areas = (option.series[0].markArea || {}).data || [];
+            return {categories: option.yAxis[0].data, data: option.series[0].data,
+                    shaded: areas.map(area => [area[0].yAxis, area[1].yAxis, area[0].name])};
+        }"""
+    )
+    assert option["categories"] == [CHANGE_NAMES[c] for c in order]
+    assert option["data"] == [whole["changes"][c]["score"] for c in order]
+    hidden = [CHANGE_NAMES[c] for c in order if whole["changes"][c]["suppressed"]]
+    assert option["shaded"] == ([[hidden[0], hidden[-1], SUPPRESSED]] if hidden else [])
+    assert whole["most_needed"], "the directorate has scores to rank"
+    ranked = await _rows(page, "#ranked")
+    assert list(ranked) == [CHANGE_NAMES[c] for c in order]
+    for change in order:
+        score = whole["changes"][change]
+        assert ranked[CHANGE_NAMES[change]] == (
+            [SUPPRESSED]
+            if score["suppressed"]
+            else [f"{score['score']:.2f}", f"{score['items_shown']} of {score['items']}"]
+        ), change
+    by_unit = await _rows(page, "#changes-by-unit")
+    for row in answer["rows"]:
+        name = f"{row['name']} (all)" if row["whole"] else row["name"]
+        assert by_unit[name] == [
+            SUPPRESSED if s["suppressed"] else f"{s['score']:.2f}"
+            for s in (row["changes"][c] for c in answer["changes"])
+        ], name
 
 
 async def _the_picker_offers_the_scope_and_works_by_keyboard(page: Page, reporting: str, scene: Scene) -> None:

@@ -36,7 +36,7 @@ def build(settings: ReportingSettings) -> FastAPI:
         settings.benchmark_keep_seconds,
     )
     register(broker, settings, telemetry, database, rollups)
-    dashboard = build_dashboard(settings, database, rollups) if settings.dashboard_client_id else None
+    dashboard = build_dashboard(settings, database, rollups, bank, benchmarks) if settings.dashboard_client_id else None
     return service_app(
         service="reporting",
         settings=settings,

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
+from wellpulse.common.bank import QuestionBank
 from wellpulse.common.db import Database
 from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.dashboard.oidc import SignInClient
 from wellpulse.reporting.dashboard.pages import pages_router
 from wellpulse.reporting.dashboard.render import DashboardErrors, Pages
@@ -25,13 +27,19 @@ class Dashboard:
     errors: DashboardErrors
 
 
-def build_dashboard(settings: ReportingSettings, database: Database, rollups: SubtreeRollups) -> Dashboard:
+def build_dashboard(
+    settings: ReportingSettings,
+    database: Database,
+    rollups: SubtreeRollups,
+    bank: QuestionBank,
+    benchmarks: Benchmarks,
+) -> Dashboard:
     static = StaticFiles()
     pages = Pages(k=settings.min_group_size, static=static)
     sessions = PostgresSessions(database, Cookies(secure=settings.secure_cookies))
     routers = [
         static.router(),
         sign_in_router(settings, SignInClient(settings), sessions, pages),
-        pages_router(settings, database, rollups, sessions.cookies, pages),
+        pages_router(settings, database, rollups, bank, benchmarks, sessions.cookies, pages),
     ]
     return Dashboard(routers, sessions, DashboardErrors(pages))

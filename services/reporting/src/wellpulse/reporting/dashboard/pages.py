@@ -2,14 +2,17 @@
 hand its answer to a view (``views``) and render a template. Who may see which unit is the auth
 seam's (``UnitInSessionScope``): outside the caller's scope a unit answers exactly as an unknown one.
 
-Adding a page (the heatmap, the 12 Changes, unit detail) is three things: a view function in
-``views`` over the use case's answer, a template extending ``unit.html``, and a route here like
-``trends`` below; then mark its ``Section`` available, and the navigation links to it.
+Adding a page (unit detail, say) is three things: a view function (``views``, ``windows``) over
+the use case's answer, a template extending ``unit.html``, and a route here like ``heatmap``
+below; then add its ``Section``, and the navigation links to it. The heatmap and the 12 Changes
+are built from the very functions the API answers with (``heatmap.unit_heatmap``,
+``changes.unit_changes``), so a page can show nothing the API would not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,20 +20,23 @@ from fastapi.responses import RedirectResponse, Response
 
 from wellpulse.common.auth import Principal, SessionRoleCheck, SessionUser, UnitInSessionScope, not_found
 from wellpulse.common.auth.dependencies import UNIT_ID_PATTERN
-from wellpulse.common.bank import HseScale
+from wellpulse.common.bank import HseScale, QuestionBank
 from wellpulse.common.db import Database
-from wellpulse.common.events import IsoWeek
+from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
 from wellpulse.common.rollups import SubtreeRollups
-from wellpulse.reporting import store
+from wellpulse.reporting import changes, heatmap, store
+from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.dashboard.render import PREFIX, Pages, unit_url
 from wellpulse.reporting.dashboard.sessions import Cookies, csrf_token
 from wellpulse.reporting.dashboard.signin import DASHBOARD_ROLES
 from wellpulse.reporting.dashboard.views import ChartText, overview_view, trends_view
+from wellpulse.reporting.dashboard.windows import ChangesText, changes_page, heatmap_page
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.trends import Trend, find_unit_trend
 
 OVERVIEW_WEEKS = 6
 WEEK_CHOICES = (6, 12, 26, 52)
+WINDOW_CHOICES = (1, 4, 8, 13, 26)  # the heatmap's and the 12 Changes' window
 # A unit picker longer than this is not a picker any more; the URL still reaches any unit in scope.
 PICKER_LIMIT = 2000
 
@@ -49,14 +55,20 @@ class Section:
 SECTIONS = (
     Section("overview", "", "nav_overview"),
     Section("trends", "/trends", "nav_trends"),
-    Section("heatmap", "/heatmap", "nav_heatmap", available=False),
-    Section("changes", "/changes", "nav_changes", available=False),
+    Section("heatmap", "/heatmap", "nav_heatmap"),
+    Section("changes", "/changes", "nav_changes"),
 )
 _BY_KEY = {section.key: section for section in SECTIONS}
 
 
 def pages_router(
-    settings: ReportingSettings, database: Database, rollups: SubtreeRollups, cookies: Cookies, pages: Pages
+    settings: ReportingSettings,
+    database: Database,
+    rollups: SubtreeRollups,
+    bank: QuestionBank,
+    benchmarks: Benchmarks,
+    cookies: Cookies,
+    pages: Pages,
 ) -> APIRouter:
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     k, t = settings.min_group_size, pages.t
@@ -66,6 +78,12 @@ def pages_router(
         if trend is None:
             raise not_found("unit", unit_id)
         return trend
+
+    async def unit_of(unit_id: str) -> store.UnitSummary:
+        unit = await store.unit_summary(database.pool, unit_id)
+        if unit is None:
+            raise not_found("unit", unit_id)
+        return unit
 
     async def frame(request: Request, user: Principal, unit_id: str, name: str, current: str) -> dict[str, Any]:
         """What every unit page's layout needs: who is signed in, the navigation and the unit picker."""
@@ -127,12 +145,52 @@ def pages_router(
             **await frame(request, user, unit_id, trend.name, "trends"),
         )
 
+    @router.get("/units/{unit_id}/heatmap")
+    async def heatmap_of(
+        request: Request,
+        user: SessionUser,
+        unit_id: PageUnit,
+        weeks: Annotated[int, Query(ge=1, le=52)] = 4,
+        to_week: IsoWeek | None = None,
+    ) -> Response:
+        unit = await unit_of(unit_id)
+        answer = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, _last(to_week), weeks, k)
+        return pages.render(
+            "heatmap.html",
+            view=heatmap_page(answer),
+            weeks=weeks,
+            week_choices=sorted({*WINDOW_CHOICES, weeks}),
+            **await frame(request, user, unit_id, unit.name, "heatmap"),
+        )
+
+    @router.get("/units/{unit_id}/changes")
+    async def changes_of(
+        request: Request,
+        user: SessionUser,
+        unit_id: PageUnit,
+        weeks: Annotated[int, Query(ge=1, le=52)] = 4,
+        to_week: IsoWeek | None = None,
+    ) -> Response:
+        unit = await unit_of(unit_id)
+        answer = await changes.unit_changes(database.pool, rollups, bank, unit, _last(to_week), weeks, k)
+        text = ChangesText(
+            names={change: t(f"change_{change}") for change in answer.changes},
+            axis=t("changes_axis"),
+            suppressed=t("suppressed", k=k),
+            description=t("changes_chart_description", unit=unit.name, first=answer.first_week, last=answer.last_week),
+        )
+        return pages.render(
+            "changes.html",
+            view=changes_page(answer, text),
+            weeks=weeks,
+            week_choices=sorted({*WINDOW_CHOICES, weeks}),
+            **await frame(request, user, unit_id, unit.name, "changes"),
+        )
+
     def not_yet(section: Section) -> None:
         @router.get(f"/units/{{unit_id}}{section.suffix}", name=f"dashboard_{section.key}")
         async def unavailable(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
-            unit = await store.unit_summary(database.pool, unit_id)
-            if unit is None:
-                raise not_found("unit", unit_id)
+            unit = await unit_of(unit_id)
             return pages.render(
                 "unavailable.html",
                 section_title=t(section.title),
@@ -143,6 +201,11 @@ def pages_router(
         if not section.available:
             not_yet(section)
     return router
+
+
+def _last(to_week: str | None) -> date:
+    """The Monday of the window's last week: ``to_week``, else this week (as the API decides it)."""
+    return monday_of(to_week or iso_week_of(date.today()))
 
 
 def _chart_text(pages: Pages, scale: HseScale, trend: Trend) -> ChartText:

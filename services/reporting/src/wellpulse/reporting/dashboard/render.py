@@ -46,6 +46,9 @@ _TEMPLATES = (
     "unit.html",
     "overview.html",
     "trends.html",
+    "window_form.html",
+    "heatmap.html",
+    "changes.html",
     "unavailable.html",
     "message.html",
 )
@@ -81,6 +84,7 @@ class Pages:
             "k": self.k,
             "suppressed": self.t("suppressed", k=self.k),
             "static_url": self._static.url,
+            "unit_url": unit_url,
             "signed_in": False,
         }
         body = self._env.get_template(template).render({**defaults, **context})
