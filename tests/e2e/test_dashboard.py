@@ -236,12 +236,15 @@ async def _chart_options(page: Page) -> dict[str, dict[str, Any]]:
         """() => Object.fromEntries([...document.querySelectorAll('.chart')].map(element => {
             const option = echarts.getInstanceByDom(element).getOption();
             const series = option.series[0];
+            const areas = (option.series[1].markArea || {}).data || [];
             return [element.id.replace('chart-', ''), {
                 weeks: option.xAxis[0].data,
+                band: [option.xAxis[1].min, option.xAxis[1].max, option.series[1].xAxisIndex],
                 name: series.name,
                 data: series.data,
-                suppressed: ((series.markArea || {}).data || []).map(area => [area[0].xAxis, area[1].xAxis]),
-                label: (((series.markArea || {}).data || [])[0] || [{}])[0].name || null,
+                // Week indexes: the shading spans each week whole, from i - 0.5 to i + 0.5.
+                suppressed: areas.map(area => [area[0].xAxis + 0.5, area[1].xAxis - 0.5]),
+                label: (areas[0] || [{}])[0].name || null,
             }];
         }))"""
     )
@@ -260,9 +263,8 @@ async def _charts_draw_what_the_api_says(page: Page, stack: Services, auth: Auth
         hidden = [
             w["iso_week"] for w in trend["weeks"] if w["suppressed"] or w["measures"].get(f"scale:{scale}", 0) is None
         ]
-        shaded = {
-            week for first, last in option["suppressed"] for week in weeks[weeks.index(first) : weeks.index(last) + 1]
-        }
+        assert option["band"] == [-0.5, len(weeks) - 0.5, 1], "the shading's axis lies over the weeks"
+        shaded = {week for first, last in option["suppressed"] for week in weeks[int(first) : int(last) + 1]}
         assert shaded == set(hidden), scale
         if hidden:
             assert option["label"] == SUPPRESSED
@@ -304,14 +306,16 @@ async def _changes_say_what_the_api_says(page: Page, stack: Services, auth: Auth
     option = await page.evaluate(
         """() => {
             const option = echarts.getInstanceByDom(document.getElementById('chart-changes')).getOption();
-            const areas = (option.series[0].markArea || {}).data || [];
+            const areas = (option.series[1].markArea || {}).data || [];
             return {categories: option.yAxis[0].data, data: option.series[0].data,
-                    shaded: areas.map(area => [area[0].yAxis, area[1].yAxis, area[0].name])};
+                    band: [option.yAxis[1].min, option.yAxis[1].max, option.series[1].yAxisIndex],
+                    shaded: areas.map(area => [area[0].yAxis + 0.5, area[1].yAxis - 0.5, area[0].name])};
         }"""
     )
     assert option["categories"] == [CHANGE_NAMES[c] for c in order]
     assert option["data"] == [whole["changes"][c]["score"] for c in order]
-    hidden = [CHANGE_NAMES[c] for c in order if whole["changes"][c]["suppressed"]]
+    assert option["band"] == [-0.5, len(order) - 0.5, 1]
+    hidden = [i for i, c in enumerate(order) if whole["changes"][c]["suppressed"]]
     assert option["shaded"] == ([[hidden[0], hidden[-1], SUPPRESSED]] if hidden else [])
     assert whole["most_needed"], "the directorate has scores to rank"
     ranked = await _rows(page, "#ranked")

@@ -79,13 +79,18 @@ def test_the_overview_shows_the_latest_shown_figure_of_each_scale_and_why_others
 def test_a_chart_draws_shown_means_and_leaves_labelled_gaps_for_suppressed_weeks() -> None:
     view = trends_view(TREND, TEXT)
     demands = next(c for c in view.charts if c.scale is HseScale.DEMANDS)
-    [series] = demands.option["series"]
-    assert demands.option["xAxis"]["data"] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
+    series, layer = demands.option["series"]
+    weeks, band = demands.option["xAxis"]
+    assert weeks["data"] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
     assert series["data"] == [None, 3.25, None, None, 2.5]
     assert series["connectNulls"] is False
-    areas = series["markArea"]["data"]
-    assert [(a["xAxis"], b["xAxis"]) for a, b in areas] == [("2026-W44", "2026-W44"), ("2026-W46", "2026-W47")]
+    # Shaded whole weeks on the hidden axis laid over the weeks (week i from i - 0.5 to i + 0.5),
+    # so one suppressed week is a band as wide as the week, not a line of no width.
+    assert (band["min"], band["max"], band["show"], layer["xAxisIndex"], layer["data"]) == (-0.5, 4.5, False, 1, [])
+    areas = layer["markArea"]["data"]
+    assert [(a["xAxis"], b["xAxis"]) for a, b in areas] == [(-0.5, 0.5), (1.5, 3.5)]
     assert {a["name"] for a, _ in areas} == {SUPPRESSED}
+    assert layer["tooltip"] == {"show": False}
     control = next(c for c in view.charts if c.scale is HseScale.CONTROL)
     assert [r.cell.state for r in control.rows] == [
         CellState.suppressed,

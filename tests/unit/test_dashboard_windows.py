@@ -132,18 +132,15 @@ def test_the_changes_chart_draws_the_apis_scores_most_needed_first_and_shades_th
     page = changes_page(view, TEXT)
     whole = view.rows[0]
     assert [r.change for r in page.ranked] == [*whole.most_needed, *(c for c in CHANGES if c not in given_scores)]
-    [series] = page.option["series"]
-    assert page.option["yAxis"]["data"] == [TEXT.names[r.change] for r in page.ranked]
+    series, layer = page.option["series"]
+    categories, band = page.option["yAxis"]
+    assert categories["data"] == [TEXT.names[r.change] for r in page.ranked]
+    assert (band["min"], band["max"], band["inverse"], layer["yAxisIndex"]) == (-0.5, 11.5, True, 1)
     assert series["data"] == [given_scores.get(r.change) for r in page.ranked]
-    hidden = [TEXT.names[c] for c in CHANGES if c not in given_scores]
-    areas = series["markArea"]["data"]
-    if hidden:
-        [(first, last)] = areas
-        assert (first["yAxis"], last["yAxis"], first["name"]) == (
-            page.option["yAxis"]["data"][len(whole.most_needed)],
-            page.option["yAxis"]["data"][-1],
-            SUPPRESSED,
-        )
+    areas = layer["markArea"]["data"]
+    if len(given_scores) < len(CHANGES):
+        [(first, last)] = areas  # the suppressed come last, whole rows shaded
+        assert (first["yAxis"], last["yAxis"], first["name"]) == (len(whole.most_needed) - 0.5, 11.5, SUPPRESSED)
     else:
         assert areas == []
     assert "items" not in json.dumps(page.option), "only scores travel to the chart"

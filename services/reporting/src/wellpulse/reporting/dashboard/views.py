@@ -119,12 +119,16 @@ def scale_chart_option(rows: list[ScaleRow], text: ChartText) -> dict[str, Any]:
     weeks shaded and labelled, so a gap that hides a group reads differently from one nobody answered."""
     weeks = [row.iso_week for row in rows]
     data = [row.cell.figure.mean if row.cell.figure is not None else None for row in rows]
+    runs = [(weeks.index(first), weeks.index(last)) for first, last in suppressed_runs(rows)]
     return {
         "animation": False,
         "aria": {"enabled": True, "label": {"description": text.description}},
         "grid": {"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": True},
         "tooltip": {"trigger": "axis", "renderMode": "richText"},
-        "xAxis": {"type": "category", "data": weeks, "boundaryGap": True, "axisLabel": {"hideOverlap": True}},
+        "xAxis": [
+            {"type": "category", "data": weeks, "boundaryGap": True, "axisLabel": {"hideOverlap": True}},
+            band_axis(len(weeks)),
+        ],
         "yAxis": {
             "type": "value",
             "min": 1,
@@ -132,6 +136,7 @@ def scale_chart_option(rows: list[ScaleRow], text: ChartText) -> dict[str, Any]:
             "interval": 1,
             "name": text.axis,
             "nameTextStyle": {"align": "left"},
+            "axisLine": {"onZero": False},
         },
         "series": [
             {
@@ -143,17 +148,36 @@ def scale_chart_option(rows: list[ScaleRow], text: ChartText) -> dict[str, Any]:
                 "showSymbol": True,
                 "symbolSize": 8,
                 "lineStyle": {"width": 3},
-                "markArea": {
-                    "silent": True,
-                    "itemStyle": {"color": "rgba(107, 107, 107, 0.16)"},
-                    "label": {"color": "#3b3b3b", "position": "insideTop"},
-                    "data": [
-                        [{"name": text.suppressed, "xAxis": first}, {"xAxis": last}]
-                        for first, last in suppressed_runs(rows)
-                    ],
-                },
-            }
+            },
+            suppressed_layer("xAxis", runs, text.suppressed),
         ],
+    }
+
+
+def band_axis(categories: int, *, inverse: bool = False) -> dict[str, Any]:
+    """A hidden value axis laid over a category axis, category ``i`` spanning ``i - 0.5`` to
+    ``i + 0.5``: ECharts' marks on a category axis reach only from one category's middle to
+    another's, so a shaded run of one category would have no width at all."""
+    return {"type": "value", "min": -0.5, "max": categories - 0.5, "show": False, "inverse": inverse}
+
+
+def suppressed_layer(axis: str, runs: list[tuple[int, int]], label: str) -> dict[str, Any]:
+    """A series without data on the ``band_axis`` (index 1 of ``axis``), shading each run
+    (first, last category index) whole and labelling it: a figure hidden, not a figure of nothing."""
+    return {
+        "id": "suppressed",
+        "name": label,
+        "type": "line",
+        f"{axis}Index": 1,
+        "data": [],
+        "silent": True,
+        "tooltip": {"show": False},
+        "markArea": {
+            "silent": True,
+            "itemStyle": {"color": "rgba(107, 107, 107, 0.16)"},
+            "label": {"color": "#3b3b3b", "position": "insideTop" if axis == "xAxis" else "insideLeft"},
+            "data": [[{"name": label, axis: first - 0.5}, {axis: last + 0.5}] for first, last in runs],
+        },
     }
 
 

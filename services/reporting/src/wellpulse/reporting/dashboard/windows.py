@@ -10,6 +10,7 @@ from typing import Any
 
 from wellpulse.common.benchmark import Band
 from wellpulse.reporting.changes import ChangeScore, ChangesView
+from wellpulse.reporting.dashboard.views import band_axis, suppressed_layer
 from wellpulse.reporting.heatmap import BenchmarkLines, Heatmap, ScaleCell
 
 
@@ -88,16 +89,19 @@ def changes_page(view: ChangesView, text: ChangesText) -> ChangesPage:
 
 def changes_chart_option(ranked: list[ChangeRow], text: ChangesText) -> dict[str, Any]:
     """Horizontal bars, most needed on top; a suppressed change has no bar, and its row is shaded
-    and labelled, so it never reads as a score of nothing."""
+    and labelled, so it never reads as a score of nothing (the suppressed come last, one run)."""
     names = [text.names[row.change] for row in ranked]
-    suppressed = [text.names[row.change] for row in ranked if row.score.score is None]
+    hidden = [i for i, row in enumerate(ranked) if row.score.score is None]
     return {
         "animation": False,
         "aria": {"enabled": True, "label": {"description": text.description}},
         "grid": {"left": 8, "right": 24, "top": 32, "bottom": 8, "containLabel": True},
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}, "renderMode": "richText"},
-        "xAxis": {"type": "value", "min": 1, "max": 5, "interval": 1, "name": text.axis},
-        "yAxis": {"type": "category", "data": names, "inverse": True, "axisLabel": {"width": 160, "overflow": "break"}},
+        "xAxis": {"type": "value", "min": 1, "max": 5, "interval": 1, "name": text.axis, "axisLine": {"onZero": False}},
+        "yAxis": [
+            {"type": "category", "data": names, "inverse": True, "axisLabel": {"width": 160, "overflow": "break"}},
+            band_axis(len(names), inverse=True),
+        ],
         "series": [
             {
                 "id": "score",
@@ -105,14 +109,7 @@ def changes_chart_option(ranked: list[ChangeRow], text: ChangesText) -> dict[str
                 "type": "bar",
                 "data": [row.score.score for row in ranked],
                 "barMaxWidth": 24,
-                "markArea": {
-                    "silent": True,
-                    "itemStyle": {"color": "rgba(107, 107, 107, 0.16)"},
-                    "label": {"color": "#3b3b3b", "position": "insideLeft"},
-                    "data": [[{"name": text.suppressed, "yAxis": suppressed[0]}, {"yAxis": suppressed[-1]}]]
-                    if suppressed
-                    else [],
-                },
-            }
+            },
+            suppressed_layer("yAxis", [(hidden[0], hidden[-1])] if hidden else [], text.suppressed),
         ],
     }
