@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from wellpulse.common.cells import decide
 from wellpulse.common.csvfile import Cell
 from wellpulse.common.db import Database
-from wellpulse.common.events import iso_week_of, monday_of
+from wellpulse.common.events import iso_week_of
 from wellpulse.common.measures import RESPONSES
 from wellpulse.common.rollups import SubtreeRollups, Sums
 from wellpulse.reporting import store
@@ -40,18 +40,6 @@ class Trend(BaseModel):
     headcount: int
     min_group_size: int
     weeks: list[WeekTrend]
-
-
-async def find_unit_trend(
-    database: Database, rollups: SubtreeRollups, unit_id: str, to_week: str | None, weeks: int, k: int
-) -> Trend | None:
-    """The trend of ``weeks`` weeks up to ``to_week`` (default this week); None for an unknown unit.
-    What the API and the dashboard both show."""
-    unit = await store.unit_summary(database.pool, unit_id)
-    if unit is None:
-        return None
-    last = monday_of(to_week or iso_week_of(date.today()))
-    return await unit_trend(database, rollups, unit, last, weeks, k)
 
 
 async def unit_trend(

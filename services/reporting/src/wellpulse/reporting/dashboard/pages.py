@@ -1,4 +1,4 @@
-"""The dashboard's pages for a unit: thin routes that ask a use case (``trends.find_unit_trend``),
+"""The dashboard's pages for a unit: thin routes that ask a use case (``trends.unit_trend``),
 hand its answer to a view (``views``) and render a template. Who may see which unit is the auth
 seam's (``UnitInSessionScope``): outside the caller's scope a unit answers exactly as an unknown one.
 
@@ -22,7 +22,7 @@ from wellpulse.common.auth import Principal, SessionRoleCheck, SessionUser, Unit
 from wellpulse.common.auth.dependencies import UNIT_ID_PATTERN
 from wellpulse.common.bank import HseScale, QuestionBank
 from wellpulse.common.db import Database
-from wellpulse.common.events import IsoWeek, iso_week_of, monday_of
+from wellpulse.common.events import IsoWeek
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import changes, heatmap, store
 from wellpulse.reporting.benchmarks import Benchmarks
@@ -31,8 +31,9 @@ from wellpulse.reporting.dashboard.sessions import Cookies, csrf_token
 from wellpulse.reporting.dashboard.signin import DASHBOARD_ROLES
 from wellpulse.reporting.dashboard.views import ChartText, overview_view, trends_view
 from wellpulse.reporting.dashboard.windows import ChangesText, changes_page, heatmap_page
+from wellpulse.reporting.publication import shown_through
 from wellpulse.reporting.settings import ReportingSettings
-from wellpulse.reporting.trends import Trend, find_unit_trend
+from wellpulse.reporting.trends import Trend, unit_trend
 
 OVERVIEW_WEEKS = 6
 WEEK_CHOICES = (6, 12, 26, 52)
@@ -74,10 +75,12 @@ def pages_router(
     k, t = settings.min_group_size, pages.t
 
     async def trend_of(unit_id: str, weeks: int, to_week: str | None = None) -> Trend:
-        trend = await find_unit_trend(database, rollups, unit_id, to_week, weeks, k)
-        if trend is None:
-            raise not_found("unit", unit_id)
-        return trend
+        return await unit_trend(database, rollups, await unit_of(unit_id), last(to_week), weeks, k)
+
+    def last(to_week: str | None) -> date:
+        """The window's last week, as the API decides it: a week is shown once it is over and its
+        responses are in (``publication``); a week not shown yet is a 422 page saying from when."""
+        return shown_through(to_week, date.today(), settings.publish_after_days, settings.show_week_in_progress)
 
     async def unit_of(unit_id: str) -> store.UnitSummary:
         unit = await store.unit_summary(database.pool, unit_id)
@@ -154,7 +157,7 @@ def pages_router(
         to_week: IsoWeek | None = None,
     ) -> Response:
         unit = await unit_of(unit_id)
-        answer = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, _last(to_week), weeks, k)
+        answer = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, last(to_week), weeks, k)
         return pages.render(
             "heatmap.html",
             view=heatmap_page(answer),
@@ -172,7 +175,7 @@ def pages_router(
         to_week: IsoWeek | None = None,
     ) -> Response:
         unit = await unit_of(unit_id)
-        answer = await changes.unit_changes(database.pool, rollups, bank, unit, _last(to_week), weeks, k)
+        answer = await changes.unit_changes(database.pool, rollups, bank, unit, last(to_week), weeks, k)
         text = ChangesText(
             names={change: t(f"change_{change}") for change in answer.changes},
             axis=t("changes_axis"),
@@ -201,11 +204,6 @@ def pages_router(
         if not section.available:
             not_yet(section)
     return router
-
-
-def _last(to_week: str | None) -> date:
-    """The Monday of the window's last week: ``to_week``, else this week (as the API decides it)."""
-    return monday_of(to_week or iso_week_of(date.today()))
 
 
 def _chart_text(pages: Pages, scale: HseScale, trend: Trend) -> ChartText:
