@@ -1,5 +1,5 @@
 # Thin wrappers: each target is a script in scripts/ that installs what it needs first.
-.PHONY: run test bench setup
+.PHONY: run test bench setup vendor-echarts
 
 run:     ## the whole stack and the demo; Ctrl-C stops everything
 	scripts/run
@@ -12,3 +12,6 @@ bench:   ## the pipeline benchmark (prints JSON)
 
 setup:   ## install everything (PostgreSQL if missing, uv, the workspace)
 	scripts/bootstrap
+
+vendor-echarts:  ## fetch the pinned Apache ECharts from npm into reporting's static files, checking its hashes
+	scripts/vendor-echarts

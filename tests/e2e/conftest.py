@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from playwright.async_api import Browser, async_playwright
 
+from tests.e2e.browser import CHROMIUM, FLAGS
 from tests.e2e.support import Auth, Mailbox, Org, Roster, TraceCollector
 from wellpulse.devstack.embedded import free_port
 from wellpulse.devstack.stack import Infrastructure, Services
@@ -105,3 +108,15 @@ def pulse(stack: Services, auth: Auth) -> dict[str, Any]:
 def uid() -> str:
     """A prefix that keeps one test's units apart from every other test's."""
     return f"t{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, once per session (the form's and the dashboard's browser tests share it)."""
+    assert shutil.which(CHROMIUM), "Debian's chromium is needed (scripts/test installs it)"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()

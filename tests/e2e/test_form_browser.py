@@ -3,49 +3,15 @@ checked with axe-core."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
+from tests.e2e.browser import serious_accessibility_problems
 from tests.e2e.support import Org, Roster
 from wellpulse.common.bank import load_bank
 from wellpulse.devstack.stack import Services
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed (scripts/test installs it)"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def _serious_accessibility_problems(page: Page) -> list[str]:
-    results = await Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 async def _answer_every_question(page: Page) -> None:
@@ -88,7 +54,7 @@ async def test_a_person_answers_in_their_language_and_the_link_then_says_already
         assert await page.locator("html").get_attribute("lang") == lang
         first_item = load_bank().item(pulse["items"][0]["code"])
         await page.get_by_text(first_item.text[lang], exact=False).first.wait_for()
-        assert await _serious_accessibility_problems(page) == []
+        assert await serious_accessibility_problems(page) == []
 
         # A number out of range: the form comes back with an error summary and keeps the answers.
         await _answer_every_question(page)
@@ -98,13 +64,13 @@ async def test_a_person_answers_in_their_language_and_the_link_then_says_already
             await page.get_by_role("button", name=submit).click()
             summary = page.get_by_role("alert")
             await summary.wait_for()
-            assert await _serious_accessibility_problems(page) == []
+            assert await serious_accessibility_problems(page) == []
             assert await page.locator("form input[type=radio]:checked").count() >= 1
             await page.get_by_role("spinbutton").fill("12")
 
         await page.get_by_role("button", name=submit).click()
         await page.get_by_role("heading", name=thanks).wait_for()
-        assert await _serious_accessibility_problems(page) == []
+        assert await serious_accessibility_problems(page) == []
 
         await page.goto(link)
         await page.get_by_role("heading", name=already, exact=False).wait_for()

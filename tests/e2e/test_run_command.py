@@ -65,6 +65,12 @@ def test_run_brings_up_the_demo_and_ctrl_c_stops_everything(tmp_path: Path) -> N
             assert week["respondents"] >= trend.json()["min_group_size"]
             assert any(m.startswith("scale:") and f for m, f in week["measures"].items())
         assert httpx.get(form_url.group(1)).status_code == 200
+        dashboard = re.search(r"Dashboard for leaders and HR\s+(\S+)", printed)
+        assert dashboard, printed
+        sign_in = httpx.get(dashboard.group(1), follow_redirects=True)
+        assert sign_in.status_code == 200, "the dashboard sends a browser to the development issuer's sign-in"
+        assert "/authorize" in str(sign_in.url)
+        assert 'name="units" value="northshire"' in sign_in.text, "the demo's root is suggested"
 
         _run_the_readme_commands(printed, folder, env)
     finally:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
+from starlette.requests import Request
 
 from wellpulse.alerts import store as alerts_store
 from wellpulse.alerts.app import MIGRATIONS as ALERTS_MIGRATIONS
 from wellpulse.alerts.lifecycle import Status
 from wellpulse.alerts.rules import Finding
+from wellpulse.common.auth import Principal, Role
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.migrations import apply_migrations
@@ -22,6 +24,7 @@ from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
 from wellpulse.reporting import store as reporting_store
 from wellpulse.reporting.app import MIGRATIONS as REPORTING_MIGRATIONS
+from wellpulse.reporting.dashboard.sessions import Cookies, PendingSignIn, PostgresSessions
 from wellpulse.reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.integration
@@ -45,6 +48,7 @@ async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> 
     assert apply_migrations(fresh_database, "reporting", REPORTING_MIGRATIONS) == [
         "0001.initial",
         "0002.subtree-rollups",
+        "0003.dashboard-sessions",
         "0005.alerts",
     ]
     assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
@@ -232,3 +236,78 @@ async def test_alerts_are_listed_for_the_subtrees_in_scope_only(pool: asyncpg.Po
     [one] = await alerts_store.list_alerts(pool, ["t3"], status=Status.open)
     assert await alerts_store.get_alert(pool, one.alert_id) == one
     assert await alerts_store.list_alerts(pool, ["t3"], status=Status.resolved) == []
+
+
+@pytest.fixture
+async def reporting_database(fresh_database: str) -> AsyncIterator[Database]:
+    database = Database("reporting", REPORTING_MIGRATIONS)
+    await database.open(ReportingSettings(environment="development", database_url=fresh_database))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_the_unit_picker_lists_each_unit_in_scope_once_in_tree_order(reporting_database: Database) -> None:
+    pool = reporting_database.pool
+    await _tree(pool, "reporting")
+    await pool.executemany(
+        "INSERT INTO reporting.org_units (unit_id, parent_id, name, headcount, removed) VALUES ($1, $2, $3, $4, $5)",
+        [("a0", "dir", "Aardvarks", 3, False), ("gone", "dir", "Gone", 3, True), ("east", "org", "East", 0, False)],
+    )
+
+    def listed(units: list[reporting_store.ScopeUnit]) -> list[tuple[str, int]]:
+        return [(u.unit_id, u.depth) for u in units]
+
+    everything = await reporting_store.units_below(pool, ["org"], 100)
+    assert listed(everything) == [("org", 0), ("dir", 1), ("a0", 2), ("t1", 2), ("t2", 2), ("east", 1)]
+    # A unit in scope twice (itself and under another) is listed once, in its place in the tree.
+    assert listed(await reporting_store.units_below(pool, ["t2", "dir"], 100)) == [
+        ("dir", 0),
+        ("a0", 1),
+        ("t1", 1),
+        ("t2", 1),
+    ]
+    assert listed(await reporting_store.units_below(pool, ["gone", "nowhere"], 100)) == []
+    assert listed(await reporting_store.units_below(pool, ["org"], 2)) == [("org", 0), ("dir", 1)]
+
+
+async def test_a_dashboard_session_lasts_until_it_is_closed_or_expires(reporting_database: Database) -> None:
+    sessions = PostgresSessions(reporting_database, Cookies(secure=True))
+    leader = Principal("pat", frozenset({Role.leader, Role.hr}), ("north", "south"))
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    session_id = await sessions.open(leader, soon)
+
+    def browser(cookie: str | None) -> Request:
+        headers = [(b"cookie", f"{sessions.cookies.session}={cookie}".encode())] if cookie else []
+        return Request({"type": "http", "method": "GET", "path": "/dashboard/", "headers": headers})
+
+    assert await sessions.principal(browser(session_id)) == leader
+    assert await sessions.principal(browser(None)) is None
+    assert await sessions.principal(browser(session_id[:-1] + "x")) is None
+    stored = await reporting_database.pool.fetch("SELECT * FROM reporting.dashboard_sessions")
+    assert len(stored) == 1
+    assert session_id.encode() not in repr(dict(stored[0])).encode(), "only a hash of the id is kept"
+
+    await sessions.close(session_id)
+    assert await sessions.principal(browser(session_id)) is None, "signing out ends the session for good"
+
+    expired = await sessions.open(leader, datetime.now(UTC) - timedelta(seconds=1))
+    assert await sessions.principal(browser(expired)) is None
+    await sessions.open(leader, soon)  # opening a session sweeps the expired ones away
+    assert await reporting_database.pool.fetchval("SELECT count(*) FROM reporting.dashboard_sessions") == 1
+
+
+async def test_a_sign_in_in_progress_is_taken_once_and_only_while_fresh(reporting_database: Database) -> None:
+    sessions = PostgresSessions(reporting_database, Cookies(secure=False))
+    pending = PendingSignIn(state="s1", nonce="n1", code_verifier="v" * 48, return_to="/dashboard/units/t1")
+    binding = await sessions.begin_sign_in(pending)
+    assert await sessions.finish_sign_in("not-the-binding") is None
+    assert await sessions.finish_sign_in(binding) == pending
+    assert await sessions.finish_sign_in(binding) is None, "a sign-in's answer is accepted once"
+
+    stale = await sessions.begin_sign_in(pending)
+    await reporting_database.pool.execute(
+        "UPDATE reporting.dashboard_sign_ins SET expires_at = now() - interval '1 second'"
+    )
+    assert await sessions.finish_sign_in(stale) is None

@@ -1,14 +1,15 @@
-"""HTTP conventions: errors as RFC 9457 problem+json with a message a person can act on."""
+"""HTTP conventions: errors as RFC 9457 problem+json with a message a person can act on, or, on a
+service's HTML pages, as a page saying the same (``ErrorPages``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route
@@ -39,6 +40,12 @@ class Problem(Exception):
         self.extra = extra
 
 
+class ErrorPages(Protocol):
+    def render(self, request: Request, problem: Problem) -> Response | None:
+        """The HTML page for this problem when the request is for one of the service's pages, else None."""
+        ...
+
+
 def problem(
     status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -51,24 +58,34 @@ def problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {"schema": ProblemDetails.model_json_schema()}}}
 
 
-def install_problem_handlers(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
-    """Every error as problem+json. ``routes``: all the app's routes, so a 405 can list in ``Allow``
-    every method the path takes (Starlette names only those of the first route that matched)."""
+def install_problem_handlers(app: FastAPI, routes: Iterable[BaseRoute] = (), pages: ErrorPages | None = None) -> None:
+    """Every error as problem+json, or as ``pages`` render it. ``routes``: all the app's routes, so a
+    405 can list in ``Allow`` every method the path takes (Starlette names only those of the first
+    route that matched)."""
     known = list(routes)
 
+    def answer(request: Request, raised: Problem) -> Response:
+        page = pages.render(request, raised) if pages is not None else None
+        if page is not None:
+            return page
+        return problem(raised.status, raised.title, raised.detail, headers=raised.headers, **raised.extra)
+
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Never echo the submitted values back: they may be wellbeing answers.
         errors = [{"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
-        return problem(
-            422,
-            "The request is not valid",
-            "; ".join(f"{e['location']}: {e['message']}" for e in errors),
-            errors=errors,
+        return answer(
+            request,
+            Problem(
+                422,
+                "The request is not valid",
+                "; ".join(f"{e['location']}: {e['message']}" for e in errors),
+                errors=errors,
+            ),
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             allowed = {
@@ -79,8 +96,10 @@ def install_problem_handlers(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> 
             }
             if allowed:
                 headers["Allow"] = ", ".join(sorted(allowed))
-        return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), headers=headers)
+        return answer(
+            request, Problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), headers=headers)
+        )
 
     @app.exception_handler(Problem)
-    async def raised_problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+    async def raised_problem(request: Request, exc: Problem) -> Response:
+        return answer(request, exc)

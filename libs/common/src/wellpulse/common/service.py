@@ -2,7 +2,8 @@
 
 A service hands ``service_app`` its broker (subscribers and publishers already declared), its
 routers and its readiness checks; the lifespan here migrates, connects, starts and stops them.
-A service whose settings name an OIDC issuer gets the shared token checking (``app.state``).
+A service whose settings name an OIDC issuer gets the shared token checking (``app.state``);
+one with pages for a signed-in browser also hands in its sessions and the pages its errors get.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from wellpulse.common.auth.authenticator import Authenticator
-from wellpulse.common.auth.dependencies import OrgTree
+from wellpulse.common.auth.dependencies import BrowserSessions, OrgTree
 from wellpulse.common.auth.settings import OidcSettings
 from wellpulse.common.db import Database
-from wellpulse.common.http import install_problem_handlers
+from wellpulse.common.http import ErrorPages, install_problem_handlers
 from wellpulse.common.kafka import ensure_topics, start_broker
 from wellpulse.common.limits import BodyLimit, BodyLimits, bounded_http_protocol
 from wellpulse.common.migrations import apply_migrations
@@ -51,6 +52,9 @@ def service_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     # The tree scope checks climb (the service's own projection of org.units).
     org_tree: OrgTree | None = None,
+    # Sessions of signed-in browsers (``SessionUser``), and the HTML its pages' errors are answered with.
+    sessions: BrowserSessions | None = None,
+    error_pages: ErrorPages | None = None,
     # Larger body caps for the routes that take a file: (method, path) -> bytes.
     body_caps: Mapping[tuple[str, str], int] | None = None,
     description: str = "",
@@ -92,6 +96,7 @@ def service_app(
     )
     app.state.authenticator = authenticator
     app.state.org_tree = org_tree
+    app.state.sessions = sessions
     app.add_middleware(BodyLimit, limits=BodyLimits(settings.max_body_bytes, dict(body_caps or {})))
     health = health_router(telemetry, checks)
     app.include_router(health)
@@ -104,7 +109,7 @@ def service_app(
     async def asyncapi_document() -> Any:
         return asyncapi.to_specification().to_jsonable()
 
-    install_problem_handlers(app, [route for router in (health, *routers) for route in router.routes])
+    install_problem_handlers(app, [route for router in (health, *routers) for route in router.routes], error_pages)
     document_answers(app, routers)
     return app
 

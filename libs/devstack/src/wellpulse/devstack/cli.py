@@ -67,6 +67,10 @@ def main() -> None:
     issuer.add_argument("--host", default="127.0.0.1")
     issuer.add_argument("--port", type=int, default=8005)
     issuer.add_argument("--url", help="the issuer URL the services reach it at (default http://host:port)")
+    issuer.add_argument("--browser-url", help="where browsers reach it, when not at --url (its sign-in page)")
+    issuer.add_argument("--client", help="a client id that may sign people in (the reporting dashboard's)")
+    issuer.add_argument("--client-secret", help="that client's secret (none: a public client, PKCE only)")
+    issuer.add_argument("--redirect-uri", action="append", default=[], help="that client's redirect URI; repeatable")
     args = parser.parse_args()
     try:
         if args.command == "run":
@@ -74,7 +78,8 @@ def main() -> None:
         elif args.command == "token":
             print(mint_token(args.folder, args.role, args.unit, args.ttl, args.subject))
         elif args.command == "issuer":
-            serve_issuer(args.folder, args.host, args.port, args.url)
+            client = (args.client, args.redirect_uri, args.client_secret) if args.client else None
+            serve_issuer(args.folder, args.host, args.port, args.url, browser_url=args.browser_url, client=client)
         else:
             if not args.token:
                 parser.error(f"give a token with --token or $WELLPULSE_TOKEN (roles admin, hr and leader; unit {ROOT})")
@@ -101,8 +106,20 @@ def _issuer_folder(folder: Path) -> Path:
     return folder if (folder / "issuer.json").exists() else folder / "issuer"
 
 
-def serve_issuer(folder: Path, host: str, port: int, url: str | None) -> None:
+def serve_issuer(
+    folder: Path,
+    host: str,
+    port: int,
+    url: str | None,
+    *,
+    browser_url: str | None = None,
+    client: tuple[str, list[str], str | None] | None = None,
+) -> None:
     issuer = DevIssuer(folder, environment=os.environ.get("ENVIRONMENT"), host=host, port=port)
+    issuer.browser_url = browser_url
+    if client is not None:
+        client_id, redirect_uris, secret = client
+        issuer.register_client(client_id, redirect_uris, secret)
     print(f"development issuer at {issuer.start(public_url=url)} (keys in {folder})", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -141,6 +158,8 @@ def run_stack(folder: Path, *, demo: bool, weeks: int, fixed_ports: bool) -> Non
     signal.signal(signal.SIGTERM, _interrupt)
     print("Starting PostgreSQL, the broker and the development issuer...", flush=True)
     infrastructure = Infrastructure.start(folder)
+    if demo:
+        infrastructure.issuer.suggested_units = ROOT
     # HR's systems, played locally: a mailbox and a webhook receiver that checks every signature.
     mail, webhooks = MailSink(folder / "mail"), WebhookReceiver()
     mail.start()
@@ -263,6 +282,9 @@ the hr and leader ones scoped to the whole organisation ({ROOT}):
 Then, for example:
   curl -H "Authorization: Bearer $LEADER_TOKEN" {reporting}/v1/units/{ROOT}/trends
 Open:
+  Dashboard for leaders and HR      {reporting}/dashboard/
+    (the development issuer's sign-in page asks who to be: a leader of {ROOT} sees the whole demo council,
+     a leader of {STRAINED_TEAM} one team; choosing admin shows the dashboard's refusal)
   Trend for the whole organisation  {reporting}/v1/units/{ROOT}/trends
   Trend for a team under strain     {reporting}/v1/units/{STRAINED_TEAM}/trends
   Alerts for HR (hr token)          {alerts}/v1/alerts

@@ -1,4 +1,6 @@
-"""A development OpenID Connect issuer: real discovery and JWKS over HTTP, tokens signed by its keys.
+"""A development OpenID Connect issuer: real discovery and JWKS over HTTP, tokens signed by its keys,
+and a browser sign-in (authorization code + PKCE, ``issuer_signin``) whose page lets one pick a role
+and units.
 
 The services check development tokens exactly as they check an organisation's (discovery, JWKS,
 signature, iss, aud, exp); only the issuer is local. Its keys live in its folder, so
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -26,9 +29,26 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from wellpulse.devstack.embedded import StackError
+from wellpulse.devstack.issuer_signin import (
+    SIGN_IN_TTL_SECONDS,
+    Client,
+    CodeBook,
+    Grant,
+    SignInError,
+    TokenError,
+    authenticate_client,
+    error_page,
+    parse_authorization,
+    parse_person,
+    sign_in_page,
+)
 
 AUDIENCE = "wellpulse"
 ROLES = ("leader", "hr", "admin")
+# The reporting dashboard's client, as `wellpulse-dev run` and docker compose register it.
+DASHBOARD_CLIENT_ID = "wellpulse-dashboard"
+DASHBOARD_CLIENT_SECRET = "development-only-not-a-secret"  # noqa: S105 - refused outside development
+MAX_FORM_BYTES = 64 * 1024
 
 
 class NotDevelopment(StackError):
@@ -149,7 +169,8 @@ def sign(
 
 
 class DevIssuer:
-    """Serves ``/.well-known/openid-configuration`` and ``/jwks.json`` for the keys in its folder."""
+    """Serves ``/.well-known/openid-configuration`` and ``/jwks.json`` for the keys in its folder, and
+    the sign-in (``/authorize``, ``/token``) for the clients registered with it."""
 
     def __init__(self, folder: Path, *, environment: str | None, host: str = "127.0.0.1", port: int = 0) -> None:
         ensure_development(environment)
@@ -160,6 +181,19 @@ class DevIssuer:
         # JWKS downloads by the User-Agent that asked (each service names itself).
         self.jwks_fetches: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.clients: dict[str, Client] = {}
+        self.codes = CodeBook()
+        # Where a browser reaches the issuer, when that is not where the services do (docker compose).
+        self.browser_url: str | None = None
+        # What the sign-in page's units field starts with (the demo's root, under `make run`).
+        self.suggested_units = ""
+
+    def register_client(self, client_id: str, redirect_uris: Iterable[str], secret: str | None = None) -> None:
+        """A client that may sign people in, to these exact redirect URIs (more URIs add to its own)."""
+        with self._lock:
+            known = self.clients.get(client_id)
+            uris = frozenset(redirect_uris) | (known.redirect_uris if known else frozenset())
+            self.clients[client_id] = Client(client_id, uris, secret)
 
     @property
     def url(self) -> str:
@@ -196,10 +230,42 @@ class DevIssuer:
         return {
             "issuer": issuer,
             "jwks_uri": f"{issuer}/jwks.json",
-            "authorization_endpoint": f"{issuer}/authorize",
+            "authorization_endpoint": f"{self.browser_url or issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
             "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": ["openid"],
+            "claims_supported": ["sub", "roles", "wellpulse_units", "nonce", "auth_time"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
+        }
+
+    def tokens(self, grant: Grant) -> dict[str, Any]:
+        """The token response for a redeemed code: an id token for the client, an access token for the APIs."""
+        person, request = grant.person, grant.request
+
+        def token(**claims: Any) -> str:
+            return sign(
+                self.folder,
+                roles=[person.role],
+                units=person.units,
+                subject=person.subject,
+                ttl_seconds=SIGN_IN_TTL_SECONDS,
+                **claims,
+            )
+
+        nonce = {"nonce": request.nonce} if request.nonce else {}
+        id_token = token(aud=request.client_id, auth_time=int(time.time()), **nonce)
+        access_token = token()
+        return {
+            "token_type": "Bearer",
+            "access_token": access_token,
+            "id_token": id_token,
+            "expires_in": SIGN_IN_TTL_SECONDS,
+            "scope": request.scope,
         }
 
     def count_fetch(self, agent: str) -> None:
@@ -220,22 +286,84 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         issuer = self.server.issuer
-        if self.path == "/.well-known/openid-configuration":
+        path, _, query = self.path.partition("?")
+        if path == "/.well-known/openid-configuration":
             self._json(200, issuer.discovery())
-        elif self.path == "/jwks.json":
+        elif path == "/jwks.json":
             issuer.count_fetch(self.headers.get("User-Agent", ""))
             self._json(200, issuer.keys.jwks())
-        elif self.path == "/healthz":
+        elif path == "/healthz":
             self._json(200, {"status": "ok", "service": "development-issuer"})
+        elif path == "/authorize":
+            self._authorize(dict(parse_qsl(query)), submitted=False)
         else:
             self._json(404, {"error": "not_found"})
 
-    def _json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        form = self._form()
+        if form is None:
+            self._json(413, {"error": "invalid_request", "error_description": "The form is too large."})
+        elif path == "/authorize":
+            self._authorize(form, submitted=True)
+        elif path == "/token":
+            self._token(form)
+        else:
+            self._json(404, {"error": "not_found"})
+
+    def _authorize(self, params: dict[str, str], *, submitted: bool) -> None:
+        issuer = self.server.issuer
+        try:
+            request = parse_authorization(params, issuer.clients)
+        except SignInError as refused:
+            answer = refused.answer()
+            if answer is None:
+                self._html(400, error_page(refused))
+            else:
+                self._redirect(answer)
+            return
+        if not submitted:
+            self._html(200, sign_in_page(request, form={"units": issuer.suggested_units}))
+            return
+        person, problems = parse_person(params)
+        if person is None:
+            self._html(400, sign_in_page(request, form=params, problems=problems))
+            return
+        self._redirect(request.answer(code=issuer.codes.issue(request, person)))
+
+    def _token(self, form: dict[str, str]) -> None:
+        issuer = self.server.issuer
+        try:
+            client = authenticate_client(self.headers.get("Authorization"), form, issuer.clients)
+            grant = issuer.codes.redeem(form, client)
+        except TokenError as refused:
+            extra = {"WWW-Authenticate": 'Basic realm="development issuer"'} if refused.status == 401 else {}
+            self._json(refused.status, {"error": refused.error, "error_description": refused.description}, extra)
+            return
+        self._json(200, issuer.tokens(grant), {"Pragma": "no-cache"})
+
+    def _form(self) -> dict[str, str] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_FORM_BYTES:
+            return None
+        return dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace"), keep_blank_values=True))
+
+    def _json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        self._send(status, "application/json", json.dumps(body).encode(), headers)
+
+    def _html(self, status: int, page: str) -> None:
+        self._send(status, "text/html; charset=utf-8", page.encode(), {"X-Frame-Options": "DENY"})
+
+    def _redirect(self, location: str) -> None:
+        self._send(303, "text/plain; charset=utf-8", b"", {"Location": location})
+
+    def _send(self, status: int, content_type: str, data: bytes, headers: Mapping[str, str] | None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wellpulse.devstack.embedded import EmbeddedPostgres, EmbeddedTansu
-from wellpulse.devstack.issuer import AUDIENCE, DevIssuer
+from wellpulse.devstack.issuer import AUDIENCE, DASHBOARD_CLIENT_ID, DASHBOARD_CLIENT_SECRET, DevIssuer
 from wellpulse.devstack.processes import SERVICES, ServiceProcess
+
+# Where the reporting dashboard's sign-in comes back to (its REPORTING_PUBLIC_URL + this).
+DASHBOARD_CALLBACK = "/dashboard/auth/callback"
 
 
 @dataclass
@@ -88,6 +91,8 @@ class Services:
             process = ServiceProcess(spec, env, self.log_dir)
             if self.fixed_ports:
                 process.port = spec.default_port
+            if spec.name == "reporting":
+                process.env |= self._dashboard_client(process.url)
             self.processes[spec.name] = process
             process.start()
         # Started together, awaited together: each consumer group join takes seconds on Tansu.
@@ -97,6 +102,16 @@ class Services:
         except BaseException:
             self.stop()  # one failed to start: leave none of the others running
             raise
+
+    def _dashboard_client(self, reporting_url: str) -> dict[str, str]:
+        """Register the dashboard with the development issuer, for its sign-in to come back to this reporting."""
+        self.infrastructure.issuer.register_client(
+            DASHBOARD_CLIENT_ID, [reporting_url + DASHBOARD_CALLBACK], DASHBOARD_CLIENT_SECRET
+        )
+        return {
+            "REPORTING_DASHBOARD_CLIENT_ID": DASHBOARD_CLIENT_ID,
+            "REPORTING_DASHBOARD_CLIENT_SECRET": DASHBOARD_CLIENT_SECRET,
+        }
 
     def url(self, name: str) -> str:
         return self.processes[name].url

@@ -7,15 +7,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from wellpulse.common.bank import QuestionBank, ResponseKind
+from wellpulse.common.messages import load_messages
 from wellpulse.intake.signposts import Signpost, Signposts
 
 LANGUAGES = ("en", "cy")
@@ -38,26 +37,6 @@ _NO_ERRORS: Mapping[str, str] = MappingProxyType({})
 def _language(lang: str) -> str:
     # An unknown ?lang= from a hand-edited link gets English rather than an error page.
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _load_messages() -> dict[str, dict[str, str]]:
-    raw = resources.files(_PACKAGE).joinpath(_MESSAGES).read_text("utf-8")
-    data = yaml.safe_load(raw)
-    if not isinstance(data, dict):
-        raise ValueError(f"{_MESSAGES} must be a mapping of message keys")
-    messages: dict[str, dict[str, str]] = {}
-    problems: list[str] = []
-    for key, texts in data.items():
-        if not isinstance(texts, dict) or set(texts) != set(LANGUAGES):
-            problems.append(f"{key}: needs exactly the languages {', '.join(LANGUAGES)}")
-        elif not all(isinstance(text, str) and text.strip() for text in texts.values()):
-            problems.append(f"{key}: every text must be a non-blank string")
-        else:
-            messages[str(key)] = {str(language): str(text) for language, text in texts.items()}
-    # Checked once at start-up so a missing Welsh line fails the service, not one respondent's page.
-    if problems:
-        raise ValueError(f"{_MESSAGES}: " + "; ".join(problems))
-    return messages
 
 
 def parse_form(form: Mapping[str, object], codes: Sequence[str]) -> dict[str, str | None]:
@@ -128,7 +107,7 @@ class Pages:
         self._bank = bank
         self._organisation = organisation
         self._min_group_size = min_group_size
-        self._messages = _load_messages()
+        self._messages = load_messages(_PACKAGE, _MESSAGES, LANGUAGES)
         self._env = Environment(
             loader=PackageLoader(_PACKAGE, "templates"),
             autoescape=True,

@@ -13,7 +13,6 @@ from wellpulse.common.bank import QuestionBank
 from wellpulse.common.csvfile import csv_content, csv_response
 from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek, iso_week_of
-from wellpulse.common.measures import scale_measure
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import alert_counts, alerts_store, changes, heatmap, items, store, trends
 from wellpulse.reporting.around import around, window
@@ -95,10 +94,7 @@ def trends_router(
         format: Format = "json",
     ) -> Any:
         unit = await unit_or_404(unit_id)
-        days = window(last_week(to_week), weeks)
-        view = await around(database.pool, rollups, unit, days, {scale_measure(s) for s in heatmap.SCALES}, k)
-        bench = await benchmarks.for_window(database.pool, days[0], days[-1])
-        answer = heatmap.heatmap(view, bench, k)
+        answer = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, last_week(to_week), weeks, k)
         if format == "csv":
             return _csv(heatmap.CSV_HEADER, heatmap.csv_rows(answer), "heatmap", answer.unit_id, answer.last_week)
         return answer
@@ -119,9 +115,7 @@ def trends_router(
         format: Format = "json",
     ) -> Any:
         unit = await unit_or_404(unit_id)
-        days = window(last_week(to_week), weeks)
-        view = await around(database.pool, rollups, unit, days, changes.measures(bank), k)
-        answer = changes.changes_view(view, bank, k)
+        answer = await changes.unit_changes(database.pool, rollups, bank, unit, last_week(to_week), weeks, k)
         if format == "csv":
             return _csv(changes.CSV_HEADER, changes.csv_rows(answer), "changes", answer.unit_id, answer.last_week)
         return answer

@@ -1,4 +1,5 @@
-"""Reporting's process: build(settings) wires the broker, the subscribers and the reporting API."""
+"""Reporting's process: build(settings) wires the broker, the subscribers, the reporting API and,
+when a sign-in client is configured, the leaders' dashboard."""
 
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.reporting.api import trends_router
 from wellpulse.reporting.benchmarks import Benchmarks, load_benchmark_file
+from wellpulse.reporting.dashboard.app import build_dashboard
 from wellpulse.reporting.handlers import register
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
@@ -34,15 +36,21 @@ def build(settings: ReportingSettings) -> FastAPI:
         settings.benchmark_keep_seconds,
     )
     register(broker, settings, telemetry, database, rollups)
+    dashboard = build_dashboard(settings, database, rollups, bank, benchmarks) if settings.dashboard_client_id else None
     return service_app(
         service="reporting",
         settings=settings,
         telemetry=telemetry,
         broker=broker,
         database=database,
-        routers=[trends_router(settings, database, rollups, bank, benchmarks)],
+        routers=[
+            trends_router(settings, database, rollups, bank, benchmarks),
+            *(dashboard.routers if dashboard else []),
+        ],
         org_tree=OrgTreeProjection(database),
+        sessions=dashboard.sessions if dashboard else None,
+        error_pages=dashboard.errors if dashboard else None,
         description="Trends, heatmaps and the 12 Changes for leaders and HR, each within their part of the "
-        "organisation; nothing shown for fewer than k respondents, nor anything that would give a smaller group "
-        "away by difference.",
+        "organisation, and the leaders' dashboard; nothing shown for fewer than k respondents, nor anything that "
+        "would give a smaller group away by difference.",
     )

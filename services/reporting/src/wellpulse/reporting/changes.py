@@ -10,14 +10,18 @@ not. Items rotate, so a change may rest on fewer items some windows: the view sa
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 from statistics import fmean
 
+import asyncpg
 from pydantic import BaseModel, Field
 
 from wellpulse.common.bank import Change, QuestionBank
 from wellpulse.common.csvfile import Cell
 from wellpulse.common.measures import item_measure
-from wellpulse.reporting.around import Around
+from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import store
+from wellpulse.reporting.around import Around, around, window
 
 
 def items_by_change(bank: QuestionBank) -> dict[str, list[str]]:
@@ -57,6 +61,20 @@ class ChangesView(BaseModel):
     last_week: str
     changes: list[str]
     rows: list[ChangesRow]
+
+
+async def unit_changes(
+    pool: asyncpg.Pool,
+    rollups: SubtreeRollups,
+    bank: QuestionBank,
+    unit: store.UnitSummary,
+    last: date,
+    weeks: int,
+    k: int,
+) -> ChangesView:
+    """The 12 Changes over ``weeks`` weeks up to ``last``: what the API and the dashboard both show."""
+    view = await around(pool, rollups, unit, window(last, weeks), measures(bank), k)
+    return changes_view(view, bank, k)
 
 
 def changes_view(view: Around, bank: QuestionBank, k: int) -> ChangesView:

@@ -4,15 +4,19 @@ cell banded against the benchmark (the HSE Analysis Tool's red / yellow / aqua /
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 
+import asyncpg
 from pydantic import BaseModel, Field
 
 from wellpulse.common.bank import HseScale
 from wellpulse.common.benchmark import Band
 from wellpulse.common.csvfile import Cell
 from wellpulse.common.measures import scale_measure
-from wellpulse.reporting.around import Around
-from wellpulse.reporting.benchmarks import Benchmark
+from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import store
+from wellpulse.reporting.around import Around, around, window
+from wellpulse.reporting.benchmarks import Benchmark, Benchmarks
 
 SCALES = [s.value for s in HseScale]
 
@@ -55,6 +59,21 @@ class Heatmap(BaseModel):
     scales: list[str]
     benchmark: BenchmarkOut
     rows: list[HeatRow]
+
+
+async def unit_heatmap(
+    pool: asyncpg.Pool,
+    rollups: SubtreeRollups,
+    benchmarks: Benchmarks,
+    unit: store.UnitSummary,
+    last: date,
+    weeks: int,
+    k: int,
+) -> Heatmap:
+    """The heatmap of ``weeks`` weeks up to ``last``: what the API and the dashboard both show."""
+    days = window(last, weeks)
+    view = await around(pool, rollups, unit, days, {scale_measure(s) for s in SCALES}, k)
+    return heatmap(view, await benchmarks.for_window(pool, days[0], days[-1]), k)
 
 
 def heatmap(view: Around, benchmark: Benchmark, k: int) -> Heatmap:

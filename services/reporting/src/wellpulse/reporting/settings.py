@@ -3,11 +3,13 @@
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
 from wellpulse.common.settings import ConfigurationError, Environment, GroupSizeSettings
+
+DASHBOARD_CALLBACK = "/dashboard/auth/callback"
 
 
 class ReportingSettings(OidcSettings, GroupSizeSettings):
@@ -37,4 +39,37 @@ class ReportingSettings(OidcSettings, GroupSizeSettings):
                 "arrive gives each new response away by difference. Remove it, or set "
                 "REPORTING_ENVIRONMENT=development on a laptop"
             )
+        return self
+
+    # Where leaders and HR reach this service in their browser (the dashboard's sign-in comes back here).
+    public_url: str = "http://127.0.0.1:8004"
+    # The dashboard's sign-in (OpenID Connect authorization code + PKCE) with the OIDC_ISSUER above:
+    # the client registered for it there. Unset: no dashboard, the APIs only.
+    dashboard_client_id: str | None = None
+    # Unset for a public client (PKCE only); a confidential client's secret otherwise.
+    dashboard_client_secret: SecretStr | None = None
+    # The redirect URI registered with the provider; default PUBLIC_URL + /dashboard/auth/callback.
+    dashboard_redirect_url: str | None = None
+    dashboard_scopes: str = "openid"
+    # A session ends with its id token, and after this long whatever the token says.
+    dashboard_session_max_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+
+    @property
+    def dashboard_callback_url(self) -> str:
+        return self.dashboard_redirect_url or self.public_url.rstrip("/") + DASHBOARD_CALLBACK
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure (and ``__Host-``) everywhere but on a development laptop over http."""
+        return self.environment is not Environment.development
+
+    @model_validator(mode="after")
+    def _dashboard_over_https(self) -> Self:
+        if self.dashboard_client_id and self.secure_cookies and not self.dashboard_callback_url.startswith("https://"):
+            raise ConfigurationError(
+                "REPORTING_PUBLIC_URL (or REPORTING_DASHBOARD_REDIRECT_URL) must be an https:// URL outside "
+                f"development: the dashboard's session cookie is Secure (it is {self.dashboard_callback_url!r})"
+            )
+        if self.dashboard_client_id and "openid" not in self.dashboard_scopes.split():
+            raise ConfigurationError("REPORTING_DASHBOARD_SCOPES must include openid")
         return self

@@ -1,8 +1,16 @@
-"""A service's token checking, built from its settings: the verifier, its HTTP client, its metrics."""
+"""A service's token checking, built from its settings: the verifier, its HTTP client, its metrics.
+
+Bearer tokens on the APIs and the id tokens of a browser sign-in (the reporting dashboard) are
+checked by the same verifier code against the same cached keys, issuer, algorithms and claim
+names; only the audience differs (an id token is issued to the sign-in's client id).
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
+from collections.abc import Awaitable
+from dataclasses import replace
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter
@@ -10,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 from wellpulse.common.auth.keys import FetchJson, IssuerUnavailable, SigningKeys, http_fetcher
 from wellpulse.common.auth.principal import ClaimNames, Principal, Role
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.auth.tokens import Refusal, TokenPolicy, TokenRefused, TokenVerifier
+from wellpulse.common.auth.tokens import Refusal, TokenPolicy, TokenRefused, TokenVerifier, VerifiedToken
 from wellpulse.common.http import Problem
 
 log = logging.getLogger(__name__)
@@ -53,7 +61,9 @@ class Authenticator:
             max_age=settings.oidc_jwks_max_age_seconds,
             floor=settings.oidc_jwks_refresh_floor_seconds,
         )
+        self._policy, self._keys = policy, keys
         self._verifier = TokenVerifier(policy, keys)
+        self._sign_in_verifiers: dict[str, TokenVerifier] = {}
         self._refusals = Counter(
             "wellpulse_auth_refusals",
             "Requests refused for want of a valid bearer token or the role they need, by reason.",
@@ -67,10 +77,22 @@ class Authenticator:
 
     async def principal(self, token: str | None) -> Principal:
         """The caller a bearer token names; a 401 problem (or 503 when the issuer is unreachable)."""
+        verification = self._verifier.verify_claims(token) if token else _refused(Refusal.missing)
+        return (await self._checked(verification)).principal
+
+    async def signed_in(self, id_token: str, *, client_id: str, nonce: str) -> VerifiedToken:
+        """The person an OpenID Connect sign-in's id token names, checked as a bearer token is but
+        for the sign-in's client id, and carrying the nonce this browser's sign-in sent; a 401 problem
+        (503 when the issuer is unreachable) otherwise."""
+        verifier = self._sign_in_verifiers.get(client_id)
+        if verifier is None:
+            verifier = TokenVerifier(replace(self._policy, audience=client_id), self._keys)
+            self._sign_in_verifiers[client_id] = verifier
+        return await self._checked(_with_nonce(verifier, id_token, nonce))
+
+    async def _checked(self, verification: Awaitable[VerifiedToken]) -> VerifiedToken:
         try:
-            if not token:
-                raise TokenRefused(Refusal.missing)
-            return await self._verifier.verify(token)
+            return await verification
         except TokenRefused as refused:
             self._refusals.labels(reason=refused.reason.name).inc()
             raise unauthenticated(refused) from None
@@ -87,6 +109,18 @@ class Authenticator:
 
     def forbidden(self) -> None:
         self._refusals.labels(reason="role").inc()
+
+
+async def _refused(reason: Refusal) -> VerifiedToken:
+    raise TokenRefused(reason)
+
+
+async def _with_nonce(verifier: TokenVerifier, id_token: str, nonce: str) -> VerifiedToken:
+    verified = await verifier.verify_claims(id_token)
+    sent = verified.claims.get("nonce")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+        raise TokenRefused(Refusal.nonce)
+    return verified
 
 
 def unauthenticated(refused: TokenRefused) -> Problem:

@@ -9,6 +9,14 @@ Scope comes from the org tree the service keeps (``app.state.org_tree``), not fr
 alone: a unit is the caller's when the unit or one of its ancestors is among the token's units.
 Outside the scope, and for a caller without the role, a scoped resource answers exactly as one
 that does not exist.
+
+Pages for a signed-in browser (the reporting dashboard) take the caller from the session cookie
+instead (``app.state.sessions``: a principal checked by the same token code at sign-in), through
+the twins that differ only in where the principal comes from:
+
+    user: SessionUser
+    user: Annotated[Principal, Depends(SessionRoleCheck(Role.leader, Role.hr))]
+    unit_id: Annotated[str, Depends(UnitInSessionScope(Role.leader, Role.hr))]
 """
 
 from __future__ import annotations
@@ -41,6 +49,19 @@ class OrgTree(Protocol):
         ...
 
 
+class BrowserSessions(Protocol):
+    async def principal(self, request: Request) -> Principal | None:
+        """Who the request's session cookie names; None without a live session."""
+        ...
+
+
+class SignInRequired(Problem):
+    """A page asked for without a live session: pages answer it by sending the browser to sign in."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "Not signed in", "Sign in to see this page; your session may have ended.")
+
+
 async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
@@ -49,6 +70,17 @@ async def current_user(
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+async def session_user(request: Request) -> Principal:
+    sessions: BrowserSessions | None = request.app.state.sessions
+    principal = await sessions.principal(request) if sessions is not None else None
+    if principal is None:
+        raise SignInRequired()
+    return principal
+
+
+SessionUser = Annotated[Principal, Depends(session_user)]
 
 
 def not_found(what: str, identifier: str) -> Problem:
@@ -65,6 +97,9 @@ class RoleCheck:
         self.roles = frozenset(roles)
 
     async def __call__(self, request: Request, user: CurrentUser) -> Principal:
+        return self.check(request, user)
+
+    def check(self, request: Request, user: Principal) -> Principal:
         if not user.has_any(self.roles):
             request.app.state.authenticator.forbidden()
             raise Problem(
@@ -75,6 +110,13 @@ class RoleCheck:
                 headers={"WWW-Authenticate": 'Bearer realm="wellpulse", error="insufficient_scope"'},
             )
         return user
+
+
+class SessionRoleCheck(RoleCheck):
+    """RoleCheck for a signed-in browser."""
+
+    async def __call__(self, request: Request, user: SessionUser) -> Principal:
+        return self.check(request, user)
 
 
 def require(*roles: Role) -> Any:
@@ -121,6 +163,16 @@ class UnitInScope:
         self.roles = frozenset(roles)
 
     async def __call__(self, request: Request, unit_id: UnitIdPath, user: CurrentUser) -> str:
+        return await self.check(request, unit_id, user)
+
+    async def check(self, request: Request, unit_id: str, user: Principal) -> str:
         if not await Scope(user, self.roles, request.app.state.org_tree).covers(unit_id):
             raise not_found("unit", unit_id)
         return unit_id
+
+
+class UnitInSessionScope(UnitInScope):
+    """UnitInScope for a signed-in browser: the same check, the same 404."""
+
+    async def __call__(self, request: Request, unit_id: UnitIdPath, user: SessionUser) -> str:
+        return await self.check(request, unit_id, user)

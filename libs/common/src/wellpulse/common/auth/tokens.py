@@ -35,6 +35,7 @@ class Refusal(StrEnum):
     unknown_key = "The token is signed with a key the identity provider does not publish."
     signature = "The token's signature does not verify: it was altered or signed by someone else."
     claims = "The token lacks a claim this service needs."
+    nonce = "The sign-in answer does not belong to the sign-in this browser started: sign in again."
 
 
 class TokenRefused(Exception):
@@ -53,6 +54,16 @@ class TokenPolicy:
     claims: ClaimNames
 
 
+@dataclass(frozen=True)
+class VerifiedToken:
+    principal: Principal
+    claims: Mapping[str, Any]
+
+    @property
+    def expires_at(self) -> int:
+        return int(self.claims["exp"])  # required, and checked to be a number, by the verification
+
+
 class TokenVerifier:
     def __init__(self, policy: TokenPolicy, keys: SigningKeys) -> None:
         self._policy = policy
@@ -60,6 +71,10 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The principal a valid token names, or ``TokenRefused``. May raise ``IssuerUnavailable``."""
+        return (await self.verify_claims(token)).principal
+
+    async def verify_claims(self, token: str) -> VerifiedToken:
+        """The principal a valid token names and its verified claims (``exp``, a sign-in's ``nonce``)."""
         policy = self._policy
         header, unverified = _peek(token)
         algorithm = header.get("alg")
@@ -89,7 +104,7 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise TokenRefused(_refusal(exc)) from exc
         try:
-            return policy.claims.principal(claims)
+            return VerifiedToken(policy.claims.principal(claims), claims)
         except ClaimProblem as exc:
             raise TokenRefused(Refusal.claims, f"{Refusal.claims.value} ({exc})") from exc
 

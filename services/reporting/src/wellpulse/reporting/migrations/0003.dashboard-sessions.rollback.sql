@@ -1,0 +1,2 @@
+DROP TABLE reporting.dashboard_sessions;
+DROP TABLE reporting.dashboard_sign_ins;
