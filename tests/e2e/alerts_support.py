@@ -3,13 +3,13 @@ for the alerts service to have the tree and to have read everything."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date
 from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from tests.e2e.support import drained, poll
 from wellpulse.common.events import AlertFamilies, Envelope, ResponseScored, encode, iso_week_of, start_of_day
@@ -40,13 +40,20 @@ def scored(unit: str, week: date, **families: Any) -> bytes:
 
 
 async def produce(bootstrap: str, batches: list[tuple[str, list[bytes]]]) -> None:
-    """Each unit's records sent together, so its week arrives (and is evaluated) as one batch."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    """Each unit's records as one record batch on its key's partition, so its week arrives (and is
+    evaluated) whole: records sent one by one may leave in two batches when the machine is busy
+    (the linger runs out between two sends), and half a team's week would be evaluated first."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
+        partitions = sorted(await producer.partitions_for(PULSE_SCORED))
         for key, values in batches:
-            futures = [await producer.send(PULSE_SCORED, value, key=key.encode()) for value in values]
-            await asyncio.gather(*futures)
+            batch = producer.create_batch()
+            for value in values:
+                if batch.append(key=key.encode(), value=value, timestamp=None) is None:
+                    raise AssertionError(f"{len(values)} records for {key} do not fit one record batch")
+            partition = DefaultPartitioner()(key.encode(), partitions, partitions)
+            await (await producer.send_batch(batch, PULSE_SCORED, partition=partition))
     finally:
         await producer.stop()
 
