@@ -53,7 +53,7 @@ async def unit_trend(
         by_week[week][measure] = sums
     chain = (await rollups.chains(pool, [unit.unit_id]))[unit.unit_id]
     measures = {RESPONSES} | {m for week in by_week.values() for m in week}
-    _, shown = await decide(pool, rollups, chain, days, measures, k)
+    _, shown = await decide(pool, rollups, chain, days, measures, k, focus=[unit.unit_id])
     series = []
     for week in days:
         visible = {m for m in measures if unit.unit_id in shown.get((week, m), frozenset())}
