@@ -52,6 +52,7 @@ class Fragment:
     # Every loaded unit's count, by week and measure, then unit (only loaded units'); from
     # ``sums`` when not given.
     counts: Mapping[Slot, Mapping[str, int]] | None = None
+    _cells: dict[Slot, CellCounts] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.counts is None:
@@ -65,8 +66,12 @@ class Fragment:
         return self.cell(week, measure)[unit]
 
     def cell(self, week: date, measure: str) -> CellCounts:
+        """The cell's counts by unit, made once per fragment and cell."""
+        if (known := self._cells.get((week, measure))) is not None:
+            return known
         assert self.counts is not None
-        return CellCounts(self.counts.get((week, measure), {}), self.loaded)
+        made = self._cells[(week, measure)] = CellCounts(self.counts.get((week, measure), {}), self.loaded)
+        return made
 
 
 def shown_cells(
