@@ -13,11 +13,17 @@ from typing import Any
 
 import asyncpg
 
+from wellpulse.common.bank import load_bank
 from wellpulse.common.db import Database
 from wellpulse.common.events import monday_of
+from wellpulse.common.measures import scale_measure
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import changes as changes_view
+from wellpulse.reporting import heatmap as heatmap_view
 from wellpulse.reporting import store
+from wellpulse.reporting.around import around, window
+from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.trends import unit_trend
 
 # A statement's generic plan is "bad" when it runs this many times slower than the custom one.
@@ -102,8 +108,32 @@ async def trends(database: Database, unit_id: str, last_week: str) -> None:
     await unit_trend(database, SubtreeRollups(store.SCHEMA), unit, monday_of(last_week), 12, 5)
 
 
+async def heatmap(database: Database, unit_id: str, last_week: str) -> None:
+    unit = await store.unit_summary(database.pool, unit_id)
+    assert unit is not None
+    rollups, days = SubtreeRollups(store.SCHEMA), window(monday_of(last_week), 4)
+    view = await around(database.pool, rollups, unit, days, {scale_measure(s) for s in heatmap_view.SCALES}, 5)
+    # A fresh benchmark: the service keeps one per window for a few minutes, this is its cold read.
+    bench = await Benchmarks(rollups, 5, 5).for_window(database.pool, days[0], days[-1])
+    heatmap_view.heatmap(view, bench, 5)
+
+
+async def changes(database: Database, unit_id: str, last_week: str) -> None:
+    unit = await store.unit_summary(database.pool, unit_id)
+    assert unit is not None
+    bank = load_bank()
+    days = window(monday_of(last_week), 4)
+    view = await around(database.pool, SubtreeRollups(store.SCHEMA), unit, days, changes_view.measures(bank), 5)
+    changes_view.changes_view(view, bank, 5)
+
+
 # What each endpoint's handler runs, called as the service calls it (the auth seam's climb first).
-RUNNERS: dict[str, Callable[[Database, str, str], Awaitable[None]]] = {"trends": trends}
+# The CSV export runs what its JSON view runs.
+RUNNERS: dict[str, Callable[[Database, str, str], Awaitable[None]]] = {
+    "trends": trends,
+    "heatmap": heatmap,
+    "changes": changes,
+}
 
 
 async def explain_unit(conn: asyncpg.Connection, endpoint: str, unit_id: str, last_week: str) -> list[dict[str, Any]]:

@@ -76,6 +76,25 @@ def trends_summary(body: Any) -> dict[str, int]:
     }
 
 
+def rows_summary(cells: str) -> Callable[[Any], dict[str, int]]:
+    """For a window view (heatmap, changes): its rows, and its cells (``cells`` of each row) hidden."""
+
+    def summary(body: Any) -> dict[str, int]:
+        shown = [c for row in body["rows"] for c in row[cells].values()]
+        return {
+            "rows": len(body["rows"]),
+            "cells": len(shown),
+            "cells_suppressed": sum(1 for c in shown if c["suppressed"]),
+        }
+
+    return summary
+
+
+def csv_summary(body: Any) -> dict[str, int]:
+    lines = body.splitlines()
+    return {"lines": len(lines) - 1, "lines_suppressed": sum(1 for line in lines if "suppressed" in line)}
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A path template and query parameters. Both may name ``{unit_id}``, ``{to_week}`` (a week
@@ -90,6 +109,11 @@ class Endpoint:
 ENDPOINTS: dict[str, Endpoint] = {
     "trends": Endpoint("/v1/units/{unit_id}/trends", {"to_week": "{to_week}", "weeks": "12"}, trends_summary),
     "trends_52w": Endpoint("/v1/units/{unit_id}/trends", {"to_week": "{last_week}", "weeks": "52"}, trends_summary),
+    "trends_csv": Endpoint(
+        "/v1/units/{unit_id}/trends", {"to_week": "{to_week}", "weeks": "12", "format": "csv"}, csv_summary
+    ),
+    "heatmap": Endpoint("/v1/units/{unit_id}/heatmap", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("cells")),
+    "changes": Endpoint("/v1/units/{unit_id}/changes", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("changes")),
 }
 
 
@@ -145,13 +169,21 @@ def run_requests(url: str, token: str, requests: list[Request]) -> list[tuple[Re
             reply = conn.getresponse()
             body = reply.read()
             elapsed = time.perf_counter() - started
-            done.append((request, elapsed, reply.status, json.loads(body) if reply.status == 200 else body[:300]))
+            if reply.status != 200:
+                answer: Any = body[:300]
+            elif (reply.getheader("content-type") or "").startswith("application/json"):
+                answer = json.loads(body)
+            else:
+                answer = body.decode()
+            done.append((request, elapsed, reply.status, answer))
     finally:
         conn.close()
     return done
 
 
-def figures(done: list[tuple[Request, float, int, Any]]) -> dict[str, dict[str, Any]]:
+def figures(
+    done: list[tuple[Request, float, int, Any]], spent: Mapping[tuple[str, str], Mapping[str, float]]
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, endpoint in ENDPOINTS.items():
         out[name] = {}
@@ -173,6 +205,11 @@ def figures(done: list[tuple[Request, float, int, Any]]) -> dict[str, dict[str, 
                 "statuses": statuses,
                 **{f"{q}_ms": _ms(percentile(times, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
                 "max_ms": _ms(max(times, default=None)),
+                # CPU per request, over the block: the service's, and PostgreSQL's (all backends).
+                "cpu_ms_per_request": {
+                    part: round(1000 * spent.get((name, kind), {}).get(part, 0.0) / len(mine), 2) if mine else None
+                    for part in ("reporting", "postgres")
+                },
                 "answers": shown,
                 "first_error": next((str(d[3]) for d in mine if d[2] != 200), None),
             }
@@ -296,10 +333,19 @@ def measure_size(args: argparse.Namespace, size: str, root: Path, service_env: d
         say(f"{size}: {len(plan['warmup'])} warm-up requests, then {len(plan['measured'])} measured")
         run_requests(process.url, token, plan["warmup"])
         cpu = CpuMeter(infra, services)
-        before = cpu.snapshot()
-        done = run_requests(process.url, token, plan["measured"])
-        result["cpu"] = cpu.since(before)
-        result["endpoints"] = figures(done)
+        started = cpu.snapshot()
+        # One block per endpoint and unit kind (its units and weeks shuffled), blocks in random
+        # order, each with the CPU the service and PostgreSQL spent on it: a figure the other
+        # work on a shared machine disturbs far less than the wall-clock latency.
+        done, spent = [], {}
+        blocks = sorted({(r.endpoint, r.kind) for r in plan["measured"]})
+        rng.shuffle(blocks)
+        for block in blocks:
+            before = cpu.snapshot()
+            done += run_requests(process.url, token, [r for r in plan["measured"] if (r.endpoint, r.kind) == block])
+            spent[block] = cpu.since(before).get("cpu_s", {})
+        result["cpu"] = cpu.since(started)
+        result["endpoints"] = figures(done, spent)
         for name, kinds in result["endpoints"].items():
             say(
                 f"{size}: {name}: "

@@ -104,9 +104,9 @@ async def decide(
     in it) needs, and decide: which of their cells, per week and measure, may be shown. With
     ``focus`` (units of the chains), only those units' cells are decided.
 
-    First the chains' units with their sums and their children's counts; then, in rounds, the
-    children of every unit disclosure control asked about and was not given, all at once, for
-    the cells still undecided. Each round reads only what is new.
+    First the chains' units with their sums, and the counts of the children of every unit above
+    a focus unit; then, in rounds, the children of every unit disclosure control asked about and
+    was not given, all at once, for the cells still undecided. Each round reads only what is new.
     """
     schema = rollups.schema
     first, last = min(weeks), max(weeks)
@@ -127,7 +127,9 @@ async def decide(
     for (unit, week, measure), cell in sums.items():
         counts[(week, measure)][unit] = cell.n
     loaded, complete = set(on_chains), set[str]()
-    to_complete = set(on_chains)
+    # Disclosure control settles only the units above a focus unit: their children first.
+    chains = OrgTree(parents)
+    to_complete = {ancestor for unit in focus for ancestor in chains.chain(unit)[1:]}
     undecided = [(week, measure) for week in sorted(weeks) for measure in measures]
     cells: dict[Slot, frozenset[str]] = {}
     while True:

@@ -118,9 +118,15 @@ def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None
         return found
 
     def settle(parent: str) -> None:
-        """Hide the smallest shown units below ``parent`` until its remainder is 0 or ≥ k."""
-        below = [(count(u), u) for u in topmost_shown_below(parent)]
+        """Hide the smallest shown units below ``parent`` until its remainder is 0 or ≥ k.
+
+        Nothing below a shown unit is hidden before it is settled (hiding only ever goes down
+        through hidden units, and ancestors are settled first): its topmost shown units are its
+        children of k or more."""
+        below = [(n, u) for u in tree.children(parent) if (n := count(u)) >= k]
         remainder = count(parent) - sum(n for n, _ in below)
+        if not 0 < remainder < k:
+            return
         heapq.heapify(below)  # smallest (count, unit) first: the next to hide
         while 0 < remainder < k:
             n, smallest = heapq.heappop(below)
@@ -149,17 +155,19 @@ def _top_down(tree: OrgTree) -> list[str]:
 
 
 def _ancestors_first(tree: OrgTree, focus: frozenset[str]) -> list[str]:
-    """Every ancestor of the focus units (and the units themselves), each after its parent.
+    """Every unit above a focus unit, each after its parent: the units whose settling can hide one.
 
     A unit's own remainder never decides its own fate, only its descendants'; but settling an
-    ancestor can hide it, so every ancestor must be settled, top down, before it is read.
+    ancestor can hide it, so every ancestor must be settled, top down, before it is read. A unit
+    with no focus unit below it is not settled at all: what that would hide is below it, and no
+    other settle reads that part of the tree (nor any focus unit's fate).
     """
     if (known := tree._examine.get(focus)) is not None:
         return known
     depth: dict[str, int] = {}
     for unit in focus:
         chain = tree.chain(unit)
-        for distance, ancestor in enumerate(chain):
+        for distance, ancestor in enumerate(chain[1:], start=1):
             depth[ancestor] = len(chain) - 1 - distance
     order = tree._examine[focus] = sorted(depth, key=lambda u: (depth[u], u))
     return order
