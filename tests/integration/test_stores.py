@@ -16,7 +16,7 @@ from wellpulse.alerts.rules import Finding
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.migrations import apply_migrations
-from wellpulse.common.orgtree import OrgTreeProjection, apply_org_units
+from wellpulse.common.orgtree import OrgTreeProjection, apply_org_units, refresh_subtree_headcounts
 from wellpulse.common.rollups import Contribution, SubtreeRollups, affected_by_moves
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
@@ -150,6 +150,11 @@ async def test_subtree_headcounts_follow_imports_moves_removals_and_returns(pool
     await apply({"dir2": None})
     assert await heads() == {"org": 8, "dir": 8, "t1": 12, "t2": 8, "t3": 4}
     await apply({"dir2": unit("dir2", "org", 1)})
+    assert await heads() == {"org": 25, "dir": 8, "dir2": 17, "t1": 12, "t2": 8, "t3": 4}
+    # A rebuilt projection (rows written without them) gets them all back in one call.
+    await pool.execute("UPDATE reporting.org_units SET subtree_headcount = 0")
+    async with pool.acquire() as conn:
+        await refresh_subtree_headcounts(conn, "reporting")
     assert await heads() == {"org": 25, "dir": 8, "dir2": 17, "t1": 12, "t2": 8, "t3": 4}
 
 

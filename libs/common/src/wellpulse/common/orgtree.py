@@ -135,15 +135,18 @@ async def _with_ancestors(conn: asyncpg.Connection, schema: str, units: Collecti
     return {r["unit_id"] for r in rows}
 
 
-async def refresh_subtree_headcounts(conn: asyncpg.Connection, schema: str, units: Collection[str]) -> None:
-    """Recompute the subtree headcount of ``units``: each one's own headcount plus every live unit's
-    below it (a removed unit, and what is below it, no longer counts). Write-time work, so that
-    reading a unit's is one row however large its subtree."""
+async def refresh_subtree_headcounts(
+    conn: asyncpg.Connection, schema: str, units: Collection[str] | None = None
+) -> None:
+    """Recompute the subtree headcount of ``units`` (every unit when None, e.g. after a rebuild
+    of the projection): each one's own headcount plus every live unit's below it (a removed unit,
+    and what is below it, no longer counts). Write-time work, so that reading a unit's is one row
+    however large its subtree."""
     await conn.execute(
         f"""
         WITH RECURSIVE below AS (
             SELECT u.unit_id AS top, u.unit_id, 0 AS depth FROM {schema}.org_units u
-            WHERE u.unit_id = ANY($1::text[])
+            WHERE $1::text[] IS NULL OR u.unit_id = ANY($1::text[])
             UNION ALL
             SELECT b.top, o.unit_id, b.depth + 1 FROM below b JOIN {schema}.org_units o ON o.parent_id = b.unit_id
             WHERE NOT o.removed AND b.depth < 64
@@ -155,5 +158,5 @@ async def refresh_subtree_headcounts(conn: asyncpg.Connection, schema: str, unit
         ) s
         WHERE t.unit_id = s.top AND t.subtree_headcount IS DISTINCT FROM s.headcount
         """,
-        list(units),
+        None if units is None else list(units),
     )
