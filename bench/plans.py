@@ -21,6 +21,7 @@ from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import changes as changes_view
 from wellpulse.reporting import heatmap as heatmap_view
+from wellpulse.reporting import items as items_view
 from wellpulse.reporting import store
 from wellpulse.reporting.around import around, window
 from wellpulse.reporting.benchmarks import Benchmarks
@@ -127,12 +128,24 @@ async def changes(database: Database, unit_id: str, last_week: str) -> None:
     changes_view.changes_view(view, bank, 5)
 
 
+async def items(database: Database, unit_id: str, last_week: str) -> None:
+    unit = await store.unit_summary(database.pool, unit_id)
+    assert unit is not None
+    bank, rollups, days = load_bank(), SubtreeRollups(store.SCHEMA), window(monday_of(last_week), 4)
+    view = await around(database.pool, rollups, unit, days, items_view.measures(bank), 5)
+    answers = await rollups.read(
+        database.pool, [unit_id], days[0], days[-1], items_view.answer_measures(items_view.scored_items(bank))
+    )
+    items_view.items_view(view, answers, bank, 5)
+
+
 # What each endpoint's handler runs, called as the service calls it (the auth seam's climb first).
 # The CSV export runs what its JSON view runs.
 RUNNERS: dict[str, Callable[[Database, str, str], Awaitable[None]]] = {
     "trends": trends,
     "heatmap": heatmap,
     "changes": changes,
+    "items": items,
 }
 
 

@@ -90,6 +90,14 @@ def rows_summary(cells: str) -> Callable[[Any], dict[str, int]]:
     return summary
 
 
+def items_summary(body: Any) -> dict[str, int]:
+    return {
+        "items": len(body["items"]),
+        "items_suppressed": sum(1 for i in body["items"] if i["suppressed"]),
+        "distribution_responses": sum(sum((i["distribution"] or {}).values()) for i in body["items"]),
+    }
+
+
 def csv_summary(body: Any) -> dict[str, int]:
     lines = body.splitlines()
     return {"lines": len(lines) - 1, "lines_suppressed": sum(1 for line in lines if "suppressed" in line)}
@@ -114,6 +122,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "heatmap": Endpoint("/v1/units/{unit_id}/heatmap", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("cells")),
     "changes": Endpoint("/v1/units/{unit_id}/changes", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("changes")),
+    "items": Endpoint("/v1/units/{unit_id}/items", {"to_week": "{to_week}", "weeks": "4"}, items_summary),
 }
 
 

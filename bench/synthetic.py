@@ -29,14 +29,16 @@ from wellpulse.common.measures import (
     CASES_HELD,
     INTENDS_TO_LEAVE,
     RESPONSES,
+    SCORES,
     UNMANAGEABLE_SCORE,
+    answer_measure,
     item_measure,
-    measures_of,
     scale_measure,
 )
 from wellpulse.common.orgtree import refresh_subtree_headcounts
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.intake.rotation import items_for_week
+from wellpulse.reporting.measures import reporting_measures
 from wellpulse.scoring.scales import score_response
 
 SCHEMA = "reporting"
@@ -139,7 +141,7 @@ def draw_org(size: Size, rng: np.random.Generator) -> Org:
 
 class Scorer:
     """The bank's scoring, vectorised over one week's respondents: the same measures, values and
-    rounding as ``score_response`` + ``measures_of`` give one by one (``check_scoring`` compares)."""
+    rounding as ``score_response`` + ``reporting_measures`` give one by one (``check_scoring`` compares)."""
 
     def __init__(self, bank: QuestionBank) -> None:
         self.bank = bank
@@ -148,6 +150,7 @@ class Scorer:
             {RESPONSES}
             | {scale_measure(s) for s in scales}
             | {item_measure(i.code) for i in bank.items if i.hse_scale is not None}
+            | {answer_measure(i.code, v) for i in bank.items if i.hse_scale is not None for v in SCORES}
             | {INTENDS_TO_LEAVE, BULLYING_REPORTED, CASELOAD_MANAGEABLE, CASELOAD_UNMANAGEABLE, CASES_HELD}
         )
         self.column = {m: j for j, m in enumerate(self.measures)}
@@ -213,6 +216,8 @@ class Scorer:
             score = np.where(item.reverse, 6 - given, given)
             if item.hse_scale is not None:
                 yield item_measure(item.code), score.astype(float), answered
+                for value in SCORES:  # the item's 1-5 distribution, which reporting keeps too
+                    yield answer_measure(item.code, value), np.ones(size), answered & (score == value)
                 scale_sum[item.hse_scale.value] += np.where(answered, score, 0)
                 scale_count[item.hse_scale.value] += answered
             elif item.family is AlertFamily.CASELOAD:
@@ -400,7 +405,7 @@ async def load(conn: asyncpg.Connection, data: Synthetic) -> dict[str, Any]:
 
 def check_scoring(data: Synthetic, bank: QuestionBank) -> dict[str, Any]:
     """Every response scored one by one with scoring's ``score_response`` and reporting's
-    ``measures_of``, summed: must equal the own rollups drawn vectorised."""
+    ``reporting_measures`` (what its handler adds), summed: must equal the own rollups drawn vectorised."""
     expected: dict[tuple[int, int, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     responses = 0
     for w, (unit_of, answers) in data.answers.items():
@@ -420,7 +425,7 @@ def check_scoring(data: Synthetic, bank: QuestionBank) -> dict[str, Any]:
                     given[item.code] = value
             scales, scored_items, families = score_response(given, bank)
             scored = ResponseScored.model_construct(scales=scales, items=scored_items, families=families)
-            for measure, value in measures_of(scored):
+            for measure, value in reporting_measures(scored):
                 cell = expected[(int(unit_of[r]), w, measure)]
                 cell[0] += 1
                 cell[1] += value
