@@ -424,10 +424,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def _interrupted(_signum: int, _frame: Any) -> None:
+    # Raised here rather than by re-raising SIGINT: a script started in the background by a
+    # non-interactive shell has SIGINT ignored, and would then never stop on SIGTERM.
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     args = parse_args()
     service_env = dict(pair.split("=", 1) for pair in args.service_env)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+    signal.signal(signal.SIGTERM, _interrupted)
     result: dict[str, Any] = {
         "sizes": {},
         "endpoints": {n: {"path": e.path, "params": dict(e.params)} for n, e in ENDPOINTS.items()},
