@@ -19,10 +19,10 @@ from wellpulse.common.events import monday_of
 from wellpulse.common.measures import scale_measure
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import alerts_store, store
 from wellpulse.reporting import changes as changes_view
 from wellpulse.reporting import heatmap as heatmap_view
 from wellpulse.reporting import items as items_view
-from wellpulse.reporting import store
 from wellpulse.reporting.around import around, window
 from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.trends import unit_trend
@@ -139,6 +139,13 @@ async def items(database: Database, unit_id: str, last_week: str) -> None:
     items_view.items_view(view, answers, bank, 5)
 
 
+async def alerts(database: Database, unit_id: str, last_week: str) -> None:
+    days = window(monday_of(last_week), 12)
+    raised = await alerts_store.alerts_live_or_within(database.pool, store.SCHEMA, days[0], days[-1])
+    if raised:
+        await SubtreeRollups(store.SCHEMA).chains(database.pool, {a.unit_id for a in raised})
+
+
 # What each endpoint's handler runs, called as the service calls it (the auth seam's climb first).
 # The CSV export runs what its JSON view runs.
 RUNNERS: dict[str, Callable[[Database, str, str], Awaitable[None]]] = {
@@ -146,6 +153,7 @@ RUNNERS: dict[str, Callable[[Database, str, str], Awaitable[None]]] = {
     "heatmap": heatmap,
     "changes": changes,
     "items": items,
+    "alerts": alerts,
 }
 
 

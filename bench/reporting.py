@@ -123,6 +123,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "heatmap": Endpoint("/v1/units/{unit_id}/heatmap", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("cells")),
     "changes": Endpoint("/v1/units/{unit_id}/changes", {"to_week": "{to_week}", "weeks": "4"}, rows_summary("changes")),
     "items": Endpoint("/v1/units/{unit_id}/items", {"to_week": "{to_week}", "weeks": "4"}, items_summary),
+    # The synthetic year raises no alerts: this times the read of an empty alerts table.
+    "alerts": Endpoint("/v1/units/{unit_id}/alerts", {"to_week": "{to_week}", "weeks": "12"}),
 }
 
 
