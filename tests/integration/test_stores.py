@@ -18,7 +18,7 @@ from wellpulse.common.auth import Principal, Role
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.migrations import apply_migrations
-from wellpulse.common.orgtree import OrgTreeProjection
+from wellpulse.common.orgtree import OrgTreeProjection, apply_org_units, refresh_subtree_headcounts
 from wellpulse.common.rollups import Contribution, SubtreeRollups, affected_by_moves
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
@@ -49,11 +49,13 @@ async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> 
         "0001.initial",
         "0002.subtree-rollups",
         "0003.dashboard-sessions",
+        "0004.subtree-headcounts",
         "0005.alerts",
     ]
     assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
         "0001.initial",
         "0002.rules-lifecycle-delivery",
+        "0003.subtree-headcounts",
         "0004.status-events",
     ]
     # Again: nothing left to do, and the same migration id in two schemas did not collide.
@@ -70,10 +72,17 @@ async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> 
 
 
 async def _tree(pool: asyncpg.Pool, schema: str) -> None:
-    await pool.executemany(
-        f"INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount) VALUES ($1, $2, $3, $4)",
-        [("org", None, "Org", 0), ("dir", "org", "Dir", 0), ("t1", "dir", "T1", 10), ("t2", "dir", "T2", 8)],
-    )
+    """org > dir > t1 (10 people), t2 (8), through the projection's own write path."""
+    units = [("org", None, 0), ("dir", "org", 0), ("t1", "dir", 10), ("t2", "dir", 8)]
+    async with pool.acquire() as conn, conn.transaction():
+        await apply_org_units(
+            conn, schema, {u: OrgUnit(unit_id=u, parent_id=p, name=u.title(), headcount=h) for u, p, h in units}
+        )
+
+
+async def _remove(pool: asyncpg.Pool, schema: str, unit: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await apply_org_units(conn, schema, {unit: None})
 
 
 def _contributions(unit: str, demands: float) -> list[Contribution]:
@@ -109,13 +118,48 @@ async def test_a_removed_unit_is_no_longer_asked_about_but_its_past_still_counts
     rollups = SubtreeRollups("reporting")
     async with pool.acquire() as conn, conn.transaction():
         await rollups.add(conn, _contributions("t2", 4.0))
-    await pool.execute("UPDATE reporting.org_units SET removed = true WHERE unit_id = 't2'")
+    await _remove(pool, "reporting", "t2")
     # The team was disbanded; what its people said while it existed is still the directorate's.
     assert (await rollups.read(pool, ["dir"], WEEK, WEEK))[("dir", WEEK, "responses")].n == 1
     summary = await reporting_store.unit_summary(pool, "dir")
     assert summary is not None
     assert summary.headcount == 10, "a removed unit's headcount is no longer the directorate's"
     assert await reporting_store.unit_summary(pool, "t2") is None
+
+
+async def test_subtree_headcounts_follow_imports_moves_removals_and_returns(pool: asyncpg.Pool) -> None:
+    await _tree(pool, "reporting")
+
+    async def heads() -> dict[str, int]:
+        rows = await pool.fetch("SELECT unit_id, subtree_headcount FROM reporting.org_units WHERE NOT removed")
+        return {r["unit_id"]: r["subtree_headcount"] for r in rows}
+
+    async def apply(units: dict[str, OrgUnit | None]) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await apply_org_units(conn, "reporting", units)
+
+    def unit(unit_id: str, parent: str | None, headcount: int) -> OrgUnit:
+        return OrgUnit(unit_id=unit_id, parent_id=parent, name=unit_id.title(), headcount=headcount)
+
+    assert await heads() == {"org": 18, "dir": 18, "t1": 10, "t2": 8}
+    # A team arrives before its parent: it stands alone until the parent comes, then counts above it.
+    await apply({"t3": unit("t3", "dir2", 4)})
+    assert (await heads())["t3"] == 4
+    await apply({"dir2": unit("dir2", "org", 1)})
+    assert await heads() == {"org": 23, "dir": 18, "dir2": 5, "t1": 10, "t2": 8, "t3": 4}
+    # t1 moves to dir2 with a new headcount; both directorates and the root follow.
+    await apply({"t1": unit("t1", "dir2", 12)})
+    assert await heads() == {"org": 25, "dir": 8, "dir2": 17, "t1": 12, "t2": 8, "t3": 4}
+    # dir2 is removed: nothing under it counts above it any more; it comes back whole.
+    await apply({"dir2": None})
+    assert await heads() == {"org": 8, "dir": 8, "t1": 12, "t2": 8, "t3": 4}
+    await apply({"dir2": unit("dir2", "org", 1)})
+    assert await heads() == {"org": 25, "dir": 8, "dir2": 17, "t1": 12, "t2": 8, "t3": 4}
+    # A rebuilt projection (rows written without them) gets them all back in one call.
+    await pool.execute("UPDATE reporting.org_units SET subtree_headcount = 0")
+    async with pool.acquire() as conn:
+        await refresh_subtree_headcounts(conn, "reporting")
+    assert await heads() == {"org": 25, "dir": 8, "dir2": 17, "t1": 12, "t2": 8, "t3": 4}
 
 
 def _alert(unit: str, rule: str = "intent_to_leave", week: date = WEEK) -> alerts_store.NewAlert:

@@ -9,6 +9,7 @@ of those that disclosure control hides; the loader starts with the first two and
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +20,22 @@ from wellpulse.common.disclosure import ChildrenUnknown, CountUnknown, OrgTree, 
 from wellpulse.common.rollups import SubtreeRollups, Sums
 
 Cell = tuple[str, date, str]  # unit, week (its Monday), measure
-ShownCells = Mapping[tuple[date, str], frozenset[str]]
+Slot = tuple[date, str]  # week, measure: one cell of every unit
+ShownCells = Mapping[Slot, frozenset[str]]
+
+
+class CellCounts(dict[str, int]):
+    """One week and measure's counts by unit: a loaded unit without one counts 0, any other is
+    unknown. Disclosure control reads a cell's counts many times: ``[]`` is a plain dict lookup."""
+
+    def __init__(self, counts: Mapping[str, int], loaded: frozenset[str]) -> None:
+        super().__init__(counts)
+        self.loaded = loaded
+
+    def __missing__(self, unit: str) -> int:
+        if unit in self.loaded:
+            return 0
+        raise CountUnknown(unit)
 
 
 @dataclass(frozen=True)
@@ -27,34 +43,52 @@ class Fragment:
     """The part of the tree and of its rollups that deciding for some chains needs."""
 
     tree: OrgTree
+    # The sums of the units whose figures may be shown (the chains'), and more if given.
     sums: Mapping[Cell, Sums]
     # Units whose rows were read: a missing row of one of these is a count of 0.
     loaded: frozenset[str]
     headcounts: Mapping[str, int]
     names: Mapping[str, str] = field(default_factory=dict)
+    # Every loaded unit's count, by week and measure, then unit (only loaded units'); from
+    # ``sums`` when not given.
+    counts: Mapping[Slot, Mapping[str, int]] | None = None
+    _cells: dict[Slot, CellCounts] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.counts is None:
+            counts: dict[Slot, dict[str, int]] = defaultdict(dict)
+            for (unit, week, measure), sums in self.sums.items():
+                if unit in self.loaded:
+                    counts[(week, measure)][unit] = sums.n
+            object.__setattr__(self, "counts", dict(counts))
 
     def count(self, unit: str, week: date, measure: str) -> int:
-        if unit not in self.loaded:
-            raise CountUnknown(unit)
-        sums = self.sums.get((unit, week, measure))
-        return sums.n if sums else 0
+        return self.cell(week, measure)[unit]
+
+    def cell(self, week: date, measure: str) -> CellCounts:
+        """The cell's counts by unit, made once per fragment and cell."""
+        if (known := self._cells.get((week, measure))) is not None:
+            return known
+        assert self.counts is not None
+        made = self._cells[(week, measure)] = CellCounts(self.counts.get((week, measure), {}), self.loaded)
+        return made
 
 
 def shown_cells(
     fragment: Fragment, k: int, weeks: Iterable[date], measures: Iterable[str], focus: Collection[str]
-) -> dict[tuple[date, str], frozenset[str]]:
+) -> dict[Slot, frozenset[str]]:
     """For each week and measure, the focus units whose cell may be shown. May raise
     ``CountUnknown`` or ``ChildrenUnknown`` for the caller to load more of the tree."""
     measures = list(measures)
-    cells: dict[tuple[date, str], frozenset[str]] = {}
-    for week in weeks:
-        for measure in measures:
+    return {(week, measure): shown_cell(fragment, k, week, measure, focus) for week in weeks for measure in measures}
 
-            def count(unit: str, week: date = week, measure: str = measure) -> int:
-                return fragment.count(unit, week, measure)
 
-            cells[(week, measure)] = shown_units(fragment.tree, count, k, focus=focus)
-    return cells
+def shown_cell(fragment: Fragment, k: int, week: date, measure: str, focus: Collection[str]) -> frozenset[str]:
+    """The focus units whose cell for this week and measure may be shown."""
+    count = fragment.cell(week, measure).__getitem__
+    if all(count(unit) < k for unit in focus):
+        return frozenset()  # nothing to decide: none of them could be shown whatever the rest
+    return shown_units(fragment.tree, count, k, focus=focus)
 
 
 async def decide(
@@ -64,58 +98,69 @@ async def decide(
     weeks: Collection[date],
     measures: Collection[str],
     k: int,
-) -> tuple[Fragment, dict[tuple[date, str], frozenset[str]]]:
+    focus: Collection[str] | None = None,
+) -> tuple[Fragment, dict[Slot, frozenset[str]]]:
     """Load what deciding for the units of ``on_chains`` (whole chains: each unit's ancestors are
-    in it) needs, and decide: which of their cells, per week and measure, may be shown."""
+    in it) needs, and decide: which of their cells, per week and measure, may be shown. With
+    ``focus`` (units of the chains), only those units' cells are decided.
+
+    First the chains' units with their sums, and the counts of the children of every unit above
+    a focus unit; then, in rounds, the children of every unit disclosure control asked about and
+    was not given, all at once, for the cells still undecided. Each round reads only what is new.
+    """
     schema = rollups.schema
-    complete = set(on_chains)
     first, last = min(weeks), max(weeks)
-    while True:
-        below = {
-            r["unit_id"]: r["parent_id"]
-            for r in await conn.fetch(
-                f"SELECT unit_id, parent_id FROM {schema}.org_units WHERE parent_id = ANY($1::text[]) AND NOT removed",
-                list(complete),
-            )
-        }
-        loaded = set(on_chains) | set(below)
-        known = await conn.fetch(
-            f"SELECT unit_id, parent_id, name FROM {schema}.org_units WHERE unit_id = ANY($1::text[])", list(loaded)
-        )
-        parents = {r["unit_id"]: r["parent_id"] for r in known} | below
-        for unit in on_chains:
-            parents.setdefault(unit, None)  # a unit the tree does not know yet stands alone
-        fragment = Fragment(
-            OrgTree(parents, complete=frozenset(complete)),
-            await rollups.read(conn, loaded, first, last, measures),
-            frozenset(loaded),
-            await subtree_headcounts(conn, schema, on_chains),
-            {r["unit_id"]: r["name"] for r in known},
-        )
-        try:
-            return fragment, shown_cells(fragment, k, sorted(weeks), measures, on_chains)
-        except (ChildrenUnknown, CountUnknown) as missing:
-            if missing.unit in complete:
-                raise  # loaded already: a bug, not a gap
-            complete.add(missing.unit)
-
-
-async def subtree_headcounts(
-    conn: asyncpg.Connection | asyncpg.Pool, schema: str, unit_ids: Collection[str]
-) -> dict[str, int]:
-    """Each unit's headcount with everything below it (the org file gives each unit's own)."""
+    measures = sorted(measures)
+    focus = on_chains if focus is None else focus
     rows = await conn.fetch(
-        f"""
-        WITH RECURSIVE below AS (
-            SELECT u AS top, u AS unit_id FROM unnest($1::text[]) AS u
-            UNION ALL
-            SELECT b.top, o.unit_id FROM below b JOIN {schema}.org_units o ON o.parent_id = b.unit_id
-            WHERE NOT o.removed
-        )
-        SELECT b.top, coalesce(sum(o.headcount), 0)::bigint AS headcount
-        FROM below b JOIN {schema}.org_units o ON o.unit_id = b.unit_id AND NOT o.removed
-        GROUP BY b.top
-        """,
-        list(unit_ids),
+        f"SELECT unit_id, parent_id, name, subtree_headcount, removed FROM {schema}.org_units "
+        "WHERE unit_id = ANY($1::text[])",
+        list(on_chains),
     )
-    return {r["top"]: r["headcount"] for r in rows}
+    parents: dict[str, str | None] = {r["unit_id"]: r["parent_id"] for r in rows}
+    for unit in on_chains:
+        parents.setdefault(unit, None)  # a unit the tree does not know yet stands alone
+    names = {r["unit_id"]: r["name"] for r in rows}
+    headcounts = {r["unit_id"]: r["subtree_headcount"] for r in rows if not r["removed"]}
+    sums = await rollups.read(conn, on_chains, first, last, measures)
+    counts: dict[Slot, dict[str, int]] = defaultdict(dict)
+    for (unit, week, measure), cell in sums.items():
+        counts[(week, measure)][unit] = cell.n
+    loaded, complete = set(on_chains), set[str]()
+    # Disclosure control settles only the units above a focus unit: their children first.
+    chains = OrgTree(parents)
+    to_complete = {ancestor for unit in focus for ancestor in chains.chain(unit)[1:]}
+    undecided = [(week, measure) for week in sorted(weeks) for measure in measures]
+    cells: dict[Slot, frozenset[str]] = {}
+    while True:
+        below = await conn.fetch(
+            f"""
+            SELECT unit_id, parent_id, name,
+                   EXISTS (SELECT FROM {schema}.org_units c WHERE c.parent_id = o.unit_id AND NOT c.removed) AS parent
+            FROM {schema}.org_units o WHERE parent_id = ANY($1::text[]) AND NOT removed
+            """,
+            list(to_complete),
+        )
+        # A unit with no children is complete as soon as it is known: hiding it needs no more.
+        complete |= to_complete | {r["unit_id"] for r in below if not r["parent"]}
+        fresh = {r["unit_id"] for r in below} - loaded
+        parents.update((r["unit_id"], r["parent_id"]) for r in below)
+        names.update((r["unit_id"], r["name"]) for r in below)
+        for slot, by_unit in (await rollups.counts(conn, fresh, first, last, measures)).items():
+            counts[slot].update(by_unit)
+        loaded |= fresh
+        fragment = Fragment(
+            OrgTree(parents, complete=frozenset(complete)), sums, frozenset(loaded), headcounts, names, counts
+        )
+        to_complete, still = set(), []
+        for week, measure in undecided:
+            try:
+                cells[(week, measure)] = shown_cell(fragment, k, week, measure, focus)
+            except (ChildrenUnknown, CountUnknown) as missing:
+                if missing.unit in complete:
+                    raise  # loaded already: a bug, not a gap
+                to_complete.add(missing.unit)
+                still.append((week, measure))
+        if not still:
+            return fragment, cells
+        undecided = still

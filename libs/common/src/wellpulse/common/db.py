@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +13,20 @@ import asyncpg
 from wellpulse.common.migrations import apply_migrations
 from wellpulse.common.settings import ServiceSettings
 
+# Plan every execution of a prepared statement for its own parameters. asyncpg prepares (and
+# caches) each statement; after five executions PostgreSQL may switch it to one generic plan made
+# without the parameters, chosen for an "average" unit: the plan that reads a whole organisation's
+# rows for the root then serves a team too (and the reverse). The read model's statements are
+# small, so planning each one (well under a millisecond) costs less than one wrong plan.
+# ``bench/reporting.py`` explains each statement both ways (its "plans" figures).
+CUSTOM_PLANS: Mapping[str, str] = {"plan_cache_mode": "force_custom_plan"}
+
 
 @dataclass
 class Database:
-    """One service's schema and connection pool; the pool is opened by the service's lifespan."""
+    """One service's schema and connection pool; the pool is opened by the service's lifespan.
+    ``server_settings`` are set on every connection of the pool (e.g. ``CUSTOM_PLANS``): they are
+    the session's defaults, so the pool's ``RESET ALL`` keeps them."""
 
     schema: str
     migrations: Path
@@ -25,6 +35,7 @@ class Database:
     # state (no SET, LISTEN, cursors or session advisory locks) may skip it; an open transaction is
     # rolled back all the same.
     reset_sessions: bool = True
+    server_settings: Mapping[str, str] = field(default_factory=dict)
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
 
     async def open(self, settings: ServiceSettings) -> None:
@@ -35,6 +46,7 @@ class Database:
             min_size=1,
             max_size=settings.database_pool_size,
             reset=None if self.reset_sessions else _keep_session,
+            server_settings=dict(self.server_settings),
         )
 
     async def close(self) -> None:

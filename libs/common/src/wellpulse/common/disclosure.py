@@ -20,7 +20,8 @@ contributes to it is shown: window − window then only ever subtracts shown wee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import heapq
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -52,6 +53,8 @@ class OrgTree:
     parents: Mapping[str, str | None]
     complete: frozenset[str] | None = None
     _children: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    # The order ``shown_units`` examines units in, per focus: the same for every cell of a tree.
+    _examine: dict[frozenset[str], list[str]] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         children: dict[str, list[str]] = {}
@@ -90,7 +93,8 @@ def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None
 
     ``count(unit)`` is the number of people in the unit's whole subtree who contributed to the
     cell; it may raise ``CountUnknown`` for a unit it was not given, which propagates so the
-    caller can load it. With ``focus``, only those units' fate is decided (and returned): just
+    caller can load it. It is read many times per unit, so it should be quick (a dict lookup).
+    With ``focus``, only those units' fate is decided (and returned): just
     their ancestors' remainders are examined, which gives exactly the answer the whole tree would.
     """
     if k < 1:
@@ -114,15 +118,26 @@ def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None
         return found
 
     def settle(parent: str) -> None:
-        """Hide the smallest shown units below ``parent`` until its remainder is 0 or ≥ k."""
-        below = topmost_shown_below(parent)
-        while 0 < count(parent) - sum(count(u) for u in below) < k:
-            smallest = min(below, key=lambda u: (count(u), u))
-            hidden.add(smallest)
-            below.remove(smallest)
-            below.extend(topmost_shown_below(smallest))
+        """Hide the smallest shown units below ``parent`` until its remainder is 0 or ≥ k.
 
-    examine = _ancestors_first(tree, wanted) if wanted is not None else _top_down(tree)
+        Nothing below a shown unit is hidden before it is settled (hiding only ever goes down
+        through hidden units, and ancestors are settled first): its topmost shown units are its
+        children of k or more."""
+        below = [(n, u) for u in tree.children(parent) if (n := count(u)) >= k]
+        remainder = count(parent) - sum(n for n, _ in below)
+        if not 0 < remainder < k:
+            return
+        heapq.heapify(below)  # smallest (count, unit) first: the next to hide
+        while 0 < remainder < k:
+            n, smallest = heapq.heappop(below)
+            hidden.add(smallest)
+            remainder += n
+            for unit in topmost_shown_below(smallest):
+                below_n = count(unit)
+                remainder -= below_n
+                heapq.heappush(below, (below_n, unit))
+
+    examine = _ancestors_first(tree, frozenset(wanted)) if wanted is not None else _top_down(tree)
     for unit in examine:
         if shown(unit):
             settle(unit)
@@ -139,18 +154,23 @@ def _top_down(tree: OrgTree) -> list[str]:
     return order
 
 
-def _ancestors_first(tree: OrgTree, focus: Collection[str]) -> list[str]:
-    """Every ancestor of the focus units (and the units themselves), each after its parent.
+def _ancestors_first(tree: OrgTree, focus: frozenset[str]) -> list[str]:
+    """Every unit above a focus unit, each after its parent: the units whose settling can hide one.
 
     A unit's own remainder never decides its own fate, only its descendants'; but settling an
-    ancestor can hide it, so every ancestor must be settled, top down, before it is read.
+    ancestor can hide it, so every ancestor must be settled, top down, before it is read. A unit
+    with no focus unit below it is not settled at all: what that would hide is below it, and no
+    other settle reads that part of the tree (nor any focus unit's fate).
     """
+    if (known := tree._examine.get(focus)) is not None:
+        return known
     depth: dict[str, int] = {}
     for unit in focus:
         chain = tree.chain(unit)
-        for distance, ancestor in enumerate(chain):
+        for distance, ancestor in enumerate(chain[1:], start=1):
             depth[ancestor] = len(chain) - 1 - distance
-    return sorted(depth, key=lambda u: (depth[u], u))
+    order = tree._examine[focus] = sorted(depth, key=lambda u: (depth[u], u))
+    return order
 
 
 def window_shown(unit: str, weeks: Mapping[str, frozenset[str]], counts: Mapping[str, int]) -> bool:

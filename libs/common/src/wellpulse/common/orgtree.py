@@ -1,4 +1,5 @@
-"""The org-tree projection consumers keep from ``org.units``: one row a unit, removed on a tombstone.
+"""The org-tree projection consumers keep from ``org.units``: one row a unit, removed on a tombstone,
+with its subtree's headcount kept at write time (a unit's own plus every live unit's below it).
 
 Alerts and reporting each keep their own copy in their own schema (``<schema>.org_units``, created
 by their migrations); this module is the one piece of SQL that maintains and climbs it.
@@ -6,26 +7,16 @@ by their migrations); this module is the one piece of SQL that maintains and cli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+import asyncpg
 from aiokafka import ConsumerRecord
 
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.kafka import DeadLetters
 from wellpulse.common.rollups import SubtreeRollups, affected_by_moves, moved_units
-
-# A unit's subtree: itself and every live descendant. ``{schema}`` is a service's own schema name,
-# never user input.
-SUBTREE_CTE = """
-WITH RECURSIVE subtree AS (
-    SELECT $1::text AS unit_id
-    UNION ALL
-    SELECT u.unit_id FROM {schema}.org_units u JOIN subtree s ON u.parent_id = s.unit_id
-    WHERE NOT u.removed
-)
-"""
 
 # Every unit under any of the units in $1 (a text[]), those units included; removed units too,
 # so what was recorded about a unit before it was removed stays within its old parent's scope.
@@ -66,11 +57,7 @@ async def apply_org_records(
     dead_letters: DeadLetters,
     rollups: SubtreeRollups | None = None,
 ) -> None:
-    """Upsert units and mark tombstoned ones removed, in record order, in one transaction.
-
-    With ``rollups``, a unit that moved (or appeared under a parent) has the subtree rollups of
-    its old and new ancestors rebuilt in the same transaction.
-    """
+    """Apply a batch of ``org.units`` records, in record order, in one transaction."""
     live = [r for r in records if r.value is not None]
     decoded = {
         (r.record.partition, r.record.offset): r.event.data for r in await dead_letters.decode_batch(live, OrgUnit)
@@ -84,35 +71,92 @@ async def apply_org_records(
                 latest[record.key.decode()] = None  # compaction's tombstone: the unit was removed
         elif (unit := decoded.get((record.partition, record.offset))) is not None:
             latest[unit.unit_id] = unit
-    if not latest:
-        return
+    if latest:
+        async with database.transaction() as conn:
+            await apply_org_units(conn, database.schema, latest, rollups)
+
+
+async def apply_org_units(
+    conn: asyncpg.Connection,
+    schema: str,
+    latest: Mapping[str, OrgUnit | None],
+    rollups: SubtreeRollups | None = None,
+) -> None:
+    """Upsert units and mark removed ones (None) inside the caller's transaction, and keep the
+    subtree headcounts of every unit whose subtree changed.
+
+    With ``rollups``, a unit that moved (or appeared under a parent) has the subtree rollups of
+    its old and new ancestors rebuilt in the same transaction.
+    """
     upserts = [u for u in latest.values() if u is not None]
     removed = [unit_id for unit_id, u in latest.items() if u is None]
-    schema = database.schema
-    async with database.transaction() as conn:
-        if rollups is not None:
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
-            before = {
-                r["unit_id"]: r["parent_id"]
-                for r in await conn.fetch(
-                    f"SELECT unit_id, parent_id FROM {schema}.org_units WHERE unit_id = ANY($1::text[])",
-                    [u.unit_id for u in upserts],
-                )
-            }
-            moved = moved_units(before, {u.unit_id: u.parent_id for u in upserts})
-            old_chains = await rollups.chains(conn, moved)
-        await conn.executemany(
-            f"""
-            INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount, removed)
-            VALUES ($1, $2, $3, $4, false)
-            ON CONFLICT (unit_id) DO UPDATE SET parent_id = excluded.parent_id,
-                name = excluded.name, headcount = excluded.headcount, removed = false
-            """,
-            [(u.unit_id, u.parent_id, u.name, u.headcount) for u in upserts],
+    if rollups is not None:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
+        before = {
+            r["unit_id"]: r["parent_id"]
+            for r in await conn.fetch(
+                f"SELECT unit_id, parent_id FROM {schema}.org_units WHERE unit_id = ANY($1::text[])",
+                [u.unit_id for u in upserts],
+            )
+        }
+        moved = moved_units(before, {u.unit_id: u.parent_id for u in upserts})
+        old_chains = await rollups.chains(conn, moved)
+    # A changed unit's old ancestors lose what it was; its new ones gain what it is.
+    affected = await _with_ancestors(conn, schema, latest)
+    await conn.executemany(
+        f"""
+        INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount, removed)
+        VALUES ($1, $2, $3, $4, false)
+        ON CONFLICT (unit_id) DO UPDATE SET parent_id = excluded.parent_id,
+            name = excluded.name, headcount = excluded.headcount, removed = false
+        """,
+        [(u.unit_id, u.parent_id, u.name, u.headcount) for u in upserts],
+    )
+    await conn.execute(f"UPDATE {schema}.org_units SET removed = true WHERE unit_id = ANY($1::text[])", removed)
+    await refresh_subtree_headcounts(conn, schema, affected | await _with_ancestors(conn, schema, latest))
+    if rollups is not None and moved:
+        await rollups.rebuild(conn, affected_by_moves(moved, old_chains, await rollups.chains(conn, moved)))
+
+
+async def _with_ancestors(conn: asyncpg.Connection, schema: str, units: Collection[str]) -> set[str]:
+    """The units and every ancestor the tree gives them now."""
+    rows = await conn.fetch(
+        f"""
+        WITH RECURSIVE up AS (
+            SELECT u AS unit_id, 0 AS depth FROM unnest($1::text[]) AS u
+            UNION
+            SELECT o.parent_id, up.depth + 1 FROM up JOIN {schema}.org_units o USING (unit_id)
+            WHERE o.parent_id IS NOT NULL AND up.depth < 64
         )
-        await conn.execute(
-            f"UPDATE {schema}.org_units SET removed = true WHERE unit_id = ANY($1::text[])",
-            removed,
+        SELECT DISTINCT unit_id FROM up
+        """,
+        list(units),
+    )
+    return {r["unit_id"] for r in rows}
+
+
+async def refresh_subtree_headcounts(
+    conn: asyncpg.Connection, schema: str, units: Collection[str] | None = None
+) -> None:
+    """Recompute the subtree headcount of ``units`` (every unit when None, e.g. after a rebuild
+    of the projection): each one's own headcount plus every live unit's below it (a removed unit,
+    and what is below it, no longer counts). Write-time work, so that reading a unit's is one row
+    however large its subtree."""
+    await conn.execute(
+        f"""
+        WITH RECURSIVE below AS (
+            SELECT u.unit_id AS top, u.unit_id, 0 AS depth FROM {schema}.org_units u
+            WHERE $1::text[] IS NULL OR u.unit_id = ANY($1::text[])
+            UNION ALL
+            SELECT b.top, o.unit_id, b.depth + 1 FROM below b JOIN {schema}.org_units o ON o.parent_id = b.unit_id
+            WHERE NOT o.removed AND b.depth < 64
         )
-        if rollups is not None and moved:
-            await rollups.rebuild(conn, affected_by_moves(moved, old_chains, await rollups.chains(conn, moved)))
+        UPDATE {schema}.org_units t SET subtree_headcount = s.headcount
+        FROM (
+            SELECT b.top, sum(o.headcount) AS headcount FROM below b JOIN {schema}.org_units o USING (unit_id)
+            GROUP BY b.top
+        ) s
+        WHERE t.unit_id = s.top AND t.subtree_headcount IS DISTINCT FROM s.headcount
+        """,
+        None if units is None else list(units),
+    )

@@ -157,6 +157,33 @@ class SubtreeRollups:
         )
         return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
 
+    async def counts(
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        units: Collection[str],
+        first_week: date,
+        last_week: date,
+        measures: Collection[str],
+    ) -> dict[tuple[date, str], dict[str, int]]:
+        """Only the subtree counts (n) of these units, by week and measure: all disclosure control
+        reads of the units it compares a figure with. One row a week and measure, with arrays, so
+        that the many cells of a unit's children cost little to fetch."""
+        if not units:
+            return {}
+        rows = await conn.fetch(
+            f"""
+            SELECT week_start, measure, array_agg(unit_id) AS units, array_agg(n) AS counts
+            FROM {self.schema}.subtree_rollups
+            WHERE unit_id = ANY($1::text[]) AND week_start BETWEEN $2 AND $3 AND measure = ANY($4::text[])
+            GROUP BY week_start, measure
+            """,
+            list(units),
+            first_week,
+            last_week,
+            list(measures),
+        )
+        return {(r["week_start"], r["measure"]): dict(zip(r["units"], r["counts"], strict=True)) for r in rows}
+
     async def _upsert(self, conn: asyncpg.Connection, table: str, sums: Mapping[Key, Sums]) -> None:
         keys = sorted(sums)  # one order for every writer: no two batches wait on each other in a cycle
         await conn.execute(

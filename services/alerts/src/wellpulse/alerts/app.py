@@ -23,7 +23,7 @@ from wellpulse.alerts.settings import AlertsSettings
 from wellpulse.alerts.store import SCHEMA
 from wellpulse.common.audit import AuditTrail
 from wellpulse.common.bank import load_bank
-from wellpulse.common.db import Database
+from wellpulse.common.db import CUSTOM_PLANS, Database
 from wellpulse.common.events import AlertRaised, AlertStatusChanged, Envelope
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def build(settings: AlertsSettings) -> FastAPI:
     telemetry = setup_telemetry("alerts", settings)
     broker = build_broker(settings, telemetry, "alerts")
-    database = Database(SCHEMA, MIGRATIONS)
+    database = Database(SCHEMA, MIGRATIONS, server_settings=CUSTOM_PLANS)  # see common.db
     book = load_rules(settings.rules_path)
     evaluation = Evaluation(book, load_bank(settings.bank_path), settings.min_group_size, SubtreeRollups(SCHEMA))
     development = settings.environment is Environment.development

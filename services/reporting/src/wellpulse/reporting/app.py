@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from wellpulse.common.bank import load_bank
-from wellpulse.common.db import Database
+from wellpulse.common.db import CUSTOM_PLANS, Database
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
 from wellpulse.common.rollups import SubtreeRollups
@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: ReportingSettings) -> FastAPI:
     telemetry = setup_telemetry("reporting", settings)
     broker = build_broker(settings, telemetry, "reporting")
-    database = Database(SCHEMA, MIGRATIONS)
+    database = Database(SCHEMA, MIGRATIONS, server_settings=CUSTOM_PLANS)  # see common.db
     rollups = SubtreeRollups(SCHEMA)
     bank = load_bank(settings.bank_path)
     benchmarks = Benchmarks(

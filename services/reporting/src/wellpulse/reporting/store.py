@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from wellpulse.common.orgtree import SUBTREE_CTE
-
 SCHEMA = "reporting"
 
 
@@ -31,18 +29,12 @@ class UnitSummary:
 
 
 async def unit_summary(pool: asyncpg.Pool, unit_id: str) -> UnitSummary | None:
-    """The unit and its subtree's headcount; None when the unit is unknown or removed."""
+    """The unit and its subtree's headcount (kept by ``common.orgtree``); None when the unit is
+    unknown or removed."""
     row = await pool.fetchrow(
-        SUBTREE_CTE.format(schema=SCHEMA)
-        + """
-        SELECT u.name,
-               (SELECT coalesce(sum(d.headcount), 0) FROM reporting.org_units d
-                JOIN subtree USING (unit_id)) AS headcount
-        FROM reporting.org_units u WHERE u.unit_id = $1 AND NOT u.removed
-        """,
-        unit_id,
+        "SELECT name, subtree_headcount FROM reporting.org_units WHERE unit_id = $1 AND NOT removed", unit_id
     )
-    return UnitSummary(unit_id, row["name"], row["headcount"]) if row else None
+    return UnitSummary(unit_id, row["name"], row["subtree_headcount"]) if row else None
 
 
 async def children(conn: asyncpg.Connection | asyncpg.Pool, unit_id: str) -> list[str]:

@@ -14,7 +14,7 @@ from wellpulse.common.cells import decide
 from wellpulse.common.csvfile import Cell
 from wellpulse.common.db import Database
 from wellpulse.common.events import iso_week_of
-from wellpulse.common.measures import RESPONSES
+from wellpulse.common.measures import ANSWER_PREFIX, RESPONSES
 from wellpulse.common.rollups import SubtreeRollups, Sums
 from wellpulse.reporting import store
 from wellpulse.reporting.measures import Figure, week_figures
@@ -50,10 +50,13 @@ async def unit_trend(
     cells = await rollups.read(pool, [unit.unit_id], days[0], days[-1])
     by_week: dict[date, dict[str, Sums]] = defaultdict(dict)
     for (_, week, measure), sums in cells.items():
-        by_week[week][measure] = sums
+        # Each item's 1-5 distribution is the items view's: a trend of per-score counts would be
+        # five more cells an item, each a disclosure decision (bench/reporting.py: 4x the CPU).
+        if not measure.startswith(ANSWER_PREFIX):
+            by_week[week][measure] = sums
     chain = (await rollups.chains(pool, [unit.unit_id]))[unit.unit_id]
     measures = {RESPONSES} | {m for week in by_week.values() for m in week}
-    _, shown = await decide(pool, rollups, chain, days, measures, k)
+    _, shown = await decide(pool, rollups, chain, days, measures, k, focus=[unit.unit_id])
     series = []
     for week in days:
         visible = {m for m in measures if unit.unit_id in shown.get((week, m), frozenset())}

@@ -1,0 +1,1 @@
+ALTER TABLE alerts.org_units DROP COLUMN subtree_headcount;
