@@ -8,12 +8,12 @@ from wellpulse.common.bank import load_bank
 from wellpulse.common.db import Database
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
-from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.reporting.api import trends_router
 from wellpulse.reporting.benchmarks import Benchmarks, load_benchmark_file
 from wellpulse.reporting.handlers import register
+from wellpulse.reporting.read_model import ReadModel
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
 
@@ -24,7 +24,8 @@ def build(settings: ReportingSettings) -> FastAPI:
     telemetry = setup_telemetry("reporting", settings)
     broker = build_broker(settings, telemetry, "reporting")
     database = Database(SCHEMA, MIGRATIONS)
-    rollups = SubtreeRollups(SCHEMA)
+    model = ReadModel.in_schema(SCHEMA)
+    rollups = model.rollups
     bank = load_bank(settings.bank_path)
     benchmarks = Benchmarks(
         rollups,
@@ -33,7 +34,7 @@ def build(settings: ReportingSettings) -> FastAPI:
         load_benchmark_file(settings.benchmark_file) if settings.benchmark_file else None,
         settings.benchmark_keep_seconds,
     )
-    register(broker, settings, telemetry, database, rollups)
+    register(broker, settings, telemetry, database, model)
     return service_app(
         service="reporting",
         settings=settings,
