@@ -77,6 +77,11 @@ async def test_batches_in_flight_across_the_swap_are_counted_once(fresh_database
             await pool.execute(
                 "CREATE TABLE reporting.kept_by_swap (note text); INSERT INTO reporting.kept_by_swap VALUES ('x')"
             )
+            # The alerts projection is not (yet) rebuilt: its live rows stay as they are.
+            await pool.execute(
+                "INSERT INTO reporting.alerts (alert_id, unit_id, rule, family, status) "
+                "VALUES (gen_random_uuid(), 'team', 'r', 'f', 'open')"
+            )
             assert await _apply(pool, applied) == 1
             # A live batch in the middle of its transaction: it holds the tree lock (shared).
             batch = await pool.acquire()
@@ -105,6 +110,7 @@ async def test_batches_in_flight_across_the_swap_are_counted_once(fresh_database
             assert "tree lock held" in err.getvalue()
             assert await pool.fetchval("SELECT note FROM reporting.kept_by_swap") == "x", "not the read model: kept"
             assert await pool.fetchval("SELECT to_regclass('reporting_previous.kept_by_swap')") is None
+            assert await pool.fetchval("SELECT count(*) FROM reporting.alerts WHERE unit_id = 'team'") == 1
             # yoyo's records stayed with the live schema: the service finds nothing to migrate.
             assert apply_migrations(fresh_database, "reporting", MIGRATIONS) == []
             assert await _schemas(pool) == ["reporting", "reporting_previous"], "the rebuilt schema's husk is gone"
