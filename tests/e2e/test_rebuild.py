@@ -140,7 +140,12 @@ async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[
     try:
         async with own_broker() as tansu:
             # Small batches: many live transactions, so the swap meets some in flight.
-            env = {"SCORING_CONSUMER_BATCH_SIZE": "50", "REPORTING_CONSUMER_BATCH_SIZE": "50"}
+            env = {
+                "SCORING_CONSUMER_BATCH_SIZE": "50",
+                "REPORTING_CONSUMER_BATCH_SIZE": "50",
+                # The swap test reads this week's trend as it fills (development only).
+                "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
+            }
             logs = tansu.root.parent / "logs"
             processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]
             for process in processes:
