@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import asyncpg
+import psycopg
 from aiokafka import ConsumerRecord
 
 from wellpulse.common.db import apply_migrations_async
@@ -132,7 +133,14 @@ class Rebuild:
     async def prepare(self) -> None:
         """An empty schema beside the live one, migrated with the live one's migrations."""
         await store.drop_schema(self.conn, store.REBUILT)
-        applied = await apply_migrations_async(self.settings.database_dsn, store.REBUILT, MIGRATIONS)
+        try:
+            applied = await apply_migrations_async(self.settings.database_dsn, store.REBUILT, MIGRATIONS)
+        except psycopg.Error as exc:
+            raise RebuildError(
+                f"migrating {store.REBUILT} with reporting's migrations failed ({type(exc).__name__}: {exc}); the "
+                "failed migration rolled back. A migration that names the schema (`reporting.x`) cannot build a copy: "
+                "write it without the schema, as tests/unit/test_reporting_migrations_name_no_schema.py asks"
+            ) from exc
         self.progress.say(f"schema {store.REBUILT} created afresh ({len(applied)} migration(s)); {SCHEMA} is only read")
 
     async def replay(self) -> dict[str, Tally]:
