@@ -30,6 +30,7 @@ from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS
 from wellpulse.reporting import alert_counts, alerts_store
 from wellpulse.reporting.app import MIGRATIONS
 from wellpulse.reporting.handlers import register
+from wellpulse.reporting.read_model import ReadModel
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
 
@@ -52,8 +53,9 @@ async def reporting(fresh_database: str) -> AsyncIterator[Reporting]:
     broker = build_broker(settings, telemetry, "reporting")
     database = Database(SCHEMA, MIGRATIONS)
     await database.open(settings)
-    rollups = SubtreeRollups(SCHEMA)
-    register(broker, settings, telemetry, database, rollups)
+    model = ReadModel.in_schema(SCHEMA)
+    rollups = model.rollups
+    register(broker, settings, telemetry, database, model)
     try:
         yield Reporting(broker, database, rollups)
     finally:

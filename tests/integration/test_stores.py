@@ -97,7 +97,7 @@ async def test_reporting_counts_each_event_once_however_often_it_arrives(pool: a
 
     async def apply(ids: list[str]) -> set[str]:
         async with pool.acquire() as conn, conn.transaction():
-            fresh = await reporting_store.fresh_events(conn, ids)
+            fresh = await reporting_store.fresh_events(conn, "reporting", ids)
             await rollups.add(conn, [c for event in ids if event in fresh for c in events[event]])
         return fresh
 
@@ -199,7 +199,7 @@ async def test_subtree_rollups_fan_out_to_every_ancestor_and_follow_a_move(pool:
     assert await responses("t1", "t2", "dir", "org", "ghost") == {"t1": 3, "t2": 2, "dir": 5, "org": 5, "ghost": 1}
     # t2 moves from dir to the root, and the ghost unit appears under dir: both chains are rebuilt.
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
+        await rollups.lock_exclusive(conn)
         before = await rollups.chains(conn, ["t2", "ghost"])
         await conn.execute("UPDATE alerts.org_units SET parent_id = 'org' WHERE unit_id = 't2'")
         await conn.execute("INSERT INTO alerts.org_units VALUES ('ghost', 'dir', 'Ghost', 1, false)")

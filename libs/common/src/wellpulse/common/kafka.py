@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -124,6 +124,29 @@ class Received(Generic[P]):
     event: Envelope[P]
 
 
+def decode_each(
+    records: Sequence[ConsumerRecord[bytes, bytes]], payload: type[P]
+) -> tuple[list[Received[P]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+    """The records that decode, and each one that does not with the reason."""
+    good: list[Received[P]] = []
+    bad: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+    for record in records:
+        try:
+            good.append(Received(record, decode(record.value or b"", payload)))
+        except ContractViolation as exc:
+            bad.append((record, str(exc)))
+    return good, bad
+
+
+class BatchDecoder(Protocol):
+    """Decodes a batch and deals with what does not decode: a live consumer dead-letters it
+    (``DeadLetters.decode_batch``); a replay, which reads records already dead-lettered, skips it."""
+
+    async def __call__(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], payload: type[P]
+    ) -> list[Received[P]]: ...
+
+
 class DeadLetters:
     """Sends records that cannot be used to ``<topic>.dlq`` with the reason in headers.
 
@@ -140,12 +163,9 @@ class DeadLetters:
     async def decode_batch(
         self, records: Sequence[ConsumerRecord[bytes, bytes]], payload: type[P]
     ) -> list[Received[P]]:
-        good: list[Received[P]] = []
-        for record in records:
-            try:
-                good.append(Received(record, decode(record.value or b"", payload)))
-            except ContractViolation as exc:
-                await self.reject(record, str(exc))
+        good, bad = decode_each(records, payload)
+        for record, reason in bad:
+            await self.reject(record, reason)
         return good
 
     async def decode_mixed_batch(

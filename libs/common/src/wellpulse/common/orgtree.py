@@ -1,5 +1,4 @@
-"""The org-tree projection consumers keep from ``org.units``: one row a unit, removed on a tombstone,
-with its subtree's headcount kept at write time (a unit's own plus every live unit's below it).
+"""The org-tree projection consumers keep from ``org.units``: one row a unit, removed on a tombstone.
 
 Alerts and reporting each keep their own copy in their own schema (``<schema>.org_units``, created
 by their migrations); this module is the one piece of SQL that maintains and climbs it.
@@ -8,6 +7,7 @@ by their migrations); this module is the one piece of SQL that maintains and cli
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -15,7 +15,7 @@ from aiokafka import ConsumerRecord
 
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
-from wellpulse.common.kafka import DeadLetters
+from wellpulse.common.kafka import BatchDecoder, DeadLetters
 from wellpulse.common.rollups import SubtreeRollups, affected_by_moves, moved_units
 
 # Every unit under any of the units in $1 (a text[]), those units included; removed units too,
@@ -51,68 +51,78 @@ class OrgTreeProjection:
         return [r["unit_id"] for r in await self._database.pool.fetch(self._query, unit_id)]
 
 
-async def apply_org_records(
-    database: Database,
-    records: Sequence[ConsumerRecord[Any, Any]],
-    dead_letters: DeadLetters,
-    rollups: SubtreeRollups | None = None,
-) -> None:
-    """Apply a batch of ``org.units`` records, in record order, in one transaction."""
+@dataclass(frozen=True)
+class UnitState:
+    """A unit's latest state in a batch of ``org.units``: its last record (None when the batch
+    holds only its tombstone), and whether a tombstone came after it."""
+
+    unit: OrgUnit | None
+    removed: bool
+
+
+async def latest_units(records: Sequence[ConsumerRecord[Any, Any]], decode: BatchDecoder) -> dict[str, UnitState]:
+    """Each unit's latest state in a batch of ``org.units`` records.
+
+    Record order matters: a unit removed and then created again in one batch is live; one created
+    and then removed keeps the state it was created with, so that where it sat in the tree is
+    known (a replay of the topic meets both in one batch; a live consumer met them in two). Records
+    that do not decode are the decoder's to deal with (dead-lettered live, skipped in a replay).
+    """
     live = [r for r in records if r.value is not None]
-    decoded = {
-        (r.record.partition, r.record.offset): r.event.data for r in await dead_letters.decode_batch(live, OrgUnit)
-    }
-    await dead_letters.flush()
-    # Record order matters: a unit removed and then created again in one batch is live.
-    latest: dict[str, OrgUnit | None] = {}
+    decoded = {(r.record.partition, r.record.offset): r.event.data for r in await decode(live, OrgUnit)}
+    latest: dict[str, UnitState] = {}
     for record in records:
         if record.value is None:
-            if record.key:
-                latest[record.key.decode()] = None  # compaction's tombstone: the unit was removed
+            if record.key:  # compaction's tombstone: the unit was removed
+                unit_id = record.key.decode()
+                latest[unit_id] = UnitState(latest[unit_id].unit if unit_id in latest else None, removed=True)
         elif (unit := decoded.get((record.partition, record.offset))) is not None:
-            latest[unit.unit_id] = unit
-    if latest:
-        async with database.transaction() as conn:
-            await apply_org_units(conn, database.schema, latest, rollups)
+            latest[unit.unit_id] = UnitState(unit, removed=False)
+    return latest
 
 
-async def apply_org_units(
+async def apply_units(
     conn: asyncpg.Connection,
     schema: str,
-    latest: Mapping[str, OrgUnit | None],
+    latest: Mapping[str, UnitState],
     rollups: SubtreeRollups | None = None,
 ) -> None:
-    """Upsert units and mark removed ones (None) inside the caller's transaction, and keep the
-    subtree headcounts of every unit whose subtree changed.
+    """Upsert units and mark removed ones, inside the caller's transaction, and keep the subtree
+    headcounts of every unit whose subtree changed.
 
-    With ``rollups``, a unit that moved (or appeared under a parent) has the subtree rollups of
-    its old and new ancestors rebuilt in the same transaction.
+    With ``rollups``, the tree lock is taken exclusively first, and a unit that moved (or appeared
+    under a parent) has the subtree rollups of its old and new ancestors rebuilt.
     """
-    upserts = [u for u in latest.values() if u is not None]
-    removed = [unit_id for unit_id, u in latest.items() if u is None]
+    if not latest:
+        return
+    upserts = [(state.unit, state.removed) for state in latest.values() if state.unit is not None]
+    removed = [unit_id for unit_id, state in latest.items() if state.unit is None]
     if rollups is not None:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", rollups.lock_key)
+        await rollups.lock_exclusive(conn)
         before = {
             r["unit_id"]: r["parent_id"]
             for r in await conn.fetch(
                 f"SELECT unit_id, parent_id FROM {schema}.org_units WHERE unit_id = ANY($1::text[])",
-                [u.unit_id for u in upserts],
+                [u.unit_id for u, _ in upserts],
             )
         }
-        moved = moved_units(before, {u.unit_id: u.parent_id for u in upserts})
+        moved = moved_units(before, {u.unit_id: u.parent_id for u, _ in upserts})
         old_chains = await rollups.chains(conn, moved)
     # A changed unit's old ancestors lose what it was; its new ones gain what it is.
     affected = await _with_ancestors(conn, schema, latest)
     await conn.executemany(
         f"""
         INSERT INTO {schema}.org_units (unit_id, parent_id, name, headcount, removed)
-        VALUES ($1, $2, $3, $4, false)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (unit_id) DO UPDATE SET parent_id = excluded.parent_id,
-            name = excluded.name, headcount = excluded.headcount, removed = false
+            name = excluded.name, headcount = excluded.headcount, removed = excluded.removed
         """,
-        [(u.unit_id, u.parent_id, u.name, u.headcount) for u in upserts],
+        [(u.unit_id, u.parent_id, u.name, u.headcount, gone) for u, gone in upserts],
     )
-    await conn.execute(f"UPDATE {schema}.org_units SET removed = true WHERE unit_id = ANY($1::text[])", removed)
+    await conn.execute(
+        f"UPDATE {schema}.org_units SET removed = true WHERE unit_id = ANY($1::text[])",
+        removed,
+    )
     await refresh_subtree_headcounts(conn, schema, affected | await _with_ancestors(conn, schema, latest))
     if rollups is not None and moved:
         await rollups.rebuild(conn, affected_by_moves(moved, old_chains, await rollups.chains(conn, moved)))
@@ -160,3 +170,18 @@ async def refresh_subtree_headcounts(
         """,
         None if units is None else list(units),
     )
+
+
+async def apply_org_records(
+    database: Database,
+    records: Sequence[ConsumerRecord[Any, Any]],
+    dead_letters: DeadLetters,
+    rollups: SubtreeRollups | None = None,
+) -> None:
+    """A live consumer's batch of ``org.units``: decoded (poison dead-lettered), then applied in
+    record order in one transaction (``apply_units``)."""
+    latest = await latest_units(records, dead_letters.decode_batch)
+    await dead_letters.flush()
+    if latest:
+        async with database.transaction() as conn:
+            await apply_units(conn, database.schema, latest, rollups)

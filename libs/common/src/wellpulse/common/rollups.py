@@ -51,14 +51,23 @@ Key = tuple[str, date, str]
 class SubtreeRollups:
     def __init__(self, schema: str) -> None:
         self.schema = schema
-        # One lock per schema's tree: shared by writers, exclusive while the tree moves.
+        # One lock per schema's tree: shared by writers, exclusive while the tree moves (and while
+        # reporting's rebuild swaps a whole read model in).
         self.lock_key = zlib.crc32(f"wellpulse:{schema}:tree".encode())
+
+    async def lock_shared(self, conn: asyncpg.Connection) -> None:
+        """Hold the tree lock as a writer, until the caller's transaction ends."""
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", self.lock_key)
+
+    async def lock_exclusive(self, conn: asyncpg.Connection) -> None:
+        """Hold the tree lock alone, until the caller's transaction ends: every writer waits."""
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
 
     async def add(self, conn: asyncpg.Connection, contributions: Sequence[Contribution]) -> None:
         """Add contributions (already deduplicated by event) inside the caller's transaction."""
         if not contributions:
             return
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", self.lock_key)
+        await self.lock_shared(conn)
         chains = await self.chains(conn, {c.unit_id for c in contributions})
         own: dict[Key, Sums] = defaultdict(Sums)
         subtree: dict[Key, Sums] = defaultdict(Sums)
@@ -95,7 +104,7 @@ class SubtreeRollups:
         Takes the tree lock exclusively: call it in the transaction that changed the tree."""
         if not units:
             return
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
+        await self.lock_exclusive(conn)
         await conn.execute(f"DELETE FROM {self.schema}.subtree_rollups WHERE unit_id = ANY($1::text[])", list(units))
         await conn.execute(
             f"""

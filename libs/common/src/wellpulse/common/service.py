@@ -14,8 +14,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -120,16 +121,41 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
+@dataclass(frozen=True)
+class Command(Generic[S]):
+    """A service's own command beside ``serve`` and ``migrate`` (reporting's ``rebuild``)."""
+
+    name: str
+    help: str  # one line, in the list of commands
+    description: str  # the command's own --help
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[S, argparse.Namespace], int]  # returns the exit status
+
+
 def run_cli(
     service: str,
     settings_type: type[S],
     build: Callable[[S], FastAPI],
     schema: str | None,
     migrations: Path | None,
+    commands: Sequence[Command[S]] = (),
 ) -> None:
-    """``wellpulse-<service> serve`` runs the process; ``migrate`` applies its schema and exits."""
+    """``wellpulse-<service> serve`` runs the process; ``migrate`` applies its schema and exits;
+    ``commands`` are the service's own."""
     parser = argparse.ArgumentParser(prog=f"wellpulse-{service}")
-    parser.add_argument("command", choices=["serve", "migrate"])
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    subcommands.add_parser("serve", help="run the service: its consumers and its HTTP API")
+    subcommands.add_parser("migrate", help="apply the pending migrations of its database schema, then exit")
+    own = {command.name: command for command in commands}
+    for command in commands:
+        command.arguments(
+            subcommands.add_parser(
+                command.name,
+                help=command.help,
+                description=command.description,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        )
     args = parser.parse_args()
     try:
         settings = settings_type()
@@ -139,6 +165,8 @@ def run_cli(
                 parser.exit(0, f"{service} keeps no database schema; nothing to migrate\n")
             applied = apply_migrations(settings.database_dsn, schema, migrations)
             parser.exit(0, f"{service}: {len(applied)} migration(s) applied\n")
+        if args.command in own:
+            parser.exit(own[args.command].run(settings, args))
         app = build(settings)
     except ConfigurationError as exc:
         parser.exit(2, f"wellpulse-{service}: {exc}\n")

@@ -9,13 +9,13 @@ from wellpulse.common.bank import load_bank
 from wellpulse.common.db import CUSTOM_PLANS, Database
 from wellpulse.common.kafka import build_broker
 from wellpulse.common.orgtree import OrgTreeProjection
-from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.common.service import service_app
 from wellpulse.common.telemetry import setup_telemetry
 from wellpulse.reporting.api import trends_router
 from wellpulse.reporting.benchmarks import Benchmarks, load_benchmark_file
 from wellpulse.reporting.dashboard.app import build_dashboard
 from wellpulse.reporting.handlers import register
+from wellpulse.reporting.read_model import ReadModel
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
 
@@ -26,7 +26,8 @@ def build(settings: ReportingSettings) -> FastAPI:
     telemetry = setup_telemetry("reporting", settings)
     broker = build_broker(settings, telemetry, "reporting")
     database = Database(SCHEMA, MIGRATIONS, server_settings=CUSTOM_PLANS)  # see common.db
-    rollups = SubtreeRollups(SCHEMA)
+    model = ReadModel.in_schema(SCHEMA)
+    rollups = model.rollups
     bank = load_bank(settings.bank_path)
     benchmarks = Benchmarks(
         rollups,
@@ -35,7 +36,7 @@ def build(settings: ReportingSettings) -> FastAPI:
         load_benchmark_file(settings.benchmark_file) if settings.benchmark_file else None,
         settings.benchmark_keep_seconds,
     )
-    register(broker, settings, telemetry, database, rollups)
+    register(broker, settings, telemetry, database, model)
     dashboard = build_dashboard(settings, database, rollups, bank, benchmarks) if settings.dashboard_client_id else None
     return service_app(
         service="reporting",

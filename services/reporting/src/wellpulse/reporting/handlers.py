@@ -1,4 +1,5 @@
-"""Reporting's subscribers: scored responses into rollups, and the org tree."""
+"""Reporting's subscribers: scored responses into rollups and the org tree (both through ``read_model``,
+as the rebuild applies them), and the alerts projection."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 
 from wellpulse.common.db import Database
-from wellpulse.common.events import AlertRaised, AlertStatusChanged, ResponseScored, monday_of
+from wellpulse.common.events import AlertRaised, AlertStatusChanged, ResponseScored
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
-from wellpulse.common.orgtree import apply_org_records
-from wellpulse.common.rollups import Contribution, SubtreeRollups
+from wellpulse.common.orgtree import latest_units
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_SCORED
-from wellpulse.reporting import alerts_store, store
-from wellpulse.reporting.measures import reporting_measures
+from wellpulse.reporting import alerts_store
+from wellpulse.reporting.read_model import ReadModel, apply_org_units, apply_scored
 from wellpulse.reporting.settings import ReportingSettings
 
 GROUP = "wellpulse-reporting"
@@ -27,7 +27,7 @@ def register(
     settings: ReportingSettings,
     telemetry: Telemetry,
     database: Database,
-    rollups: SubtreeRollups,
+    model: ReadModel,
 ) -> None:
     dead_letters = DeadLetters(broker, GROUP, telemetry)
 
@@ -36,20 +36,9 @@ def register(
         """Add each scored response to its unit's weekly rollups, once."""
         received = await dead_letters.decode_batch(records, ResponseScored)
         await dead_letters.flush()
-        events = {str(r.event.id): r.event.data for r in received}  # a batch's own duplicates
-        if not events:
-            return
-        async with database.transaction() as conn:
-            fresh = await store.fresh_events(conn, list(events))
-            await rollups.add(
-                conn,
-                [
-                    Contribution(s.unit_id, monday_of(s.iso_week), measure, value)
-                    for event_id, s in events.items()
-                    if event_id in fresh
-                    for measure, value in reporting_measures(s)
-                ],
-            )
+        if received:
+            async with database.transaction() as conn:
+                await apply_scored(conn, model, received)
 
     @batch_subscriber(broker, PULSE_ALERTS, group_id=f"{GROUP}.alerts", settings=settings)
     async def track_alerts(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
@@ -61,10 +50,14 @@ def register(
         if not raised and not changed:
             return
         async with database.transaction() as conn:
-            await alerts_store.apply_raised(conn, store.SCHEMA, raised)
-            await alerts_store.apply_status(conn, store.SCHEMA, changed)
+            await alerts_store.apply_raised(conn, model.schema, raised)
+            await alerts_store.apply_status(conn, model.schema, changed)
 
     @batch_subscriber(broker, ORG_UNITS, group_id=f"{GROUP}.org-units", settings=settings)
     async def track_org_units(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
         """Keep the org tree that trends aggregate over, and the rollups of any subtree it moves."""
-        await apply_org_records(database, records, dead_letters, rollups)
+        latest = await latest_units(records, dead_letters.decode_batch)
+        await dead_letters.flush()
+        if latest:
+            async with database.transaction() as conn:
+                await apply_org_units(conn, model, latest)

@@ -11,10 +11,10 @@ import asyncpg
 SCHEMA = "reporting"
 
 
-async def fresh_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+async def fresh_events(conn: asyncpg.Connection, schema: str, event_ids: Sequence[str]) -> set[str]:
     """Record the events; returns those never applied before (a redelivery is absorbed here)."""
     rows = await conn.fetch(
-        "INSERT INTO reporting.applied_events (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING "
+        f"INSERT INTO {schema}.applied_events (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING "
         "RETURNING event_id::text",
         list(event_ids),
     )

@@ -1,3 +1,3 @@
-DROP TABLE reporting.rollups;
-DROP TABLE reporting.applied_events;
-DROP TABLE reporting.org_units;
+DROP TABLE rollups;
+DROP TABLE applied_events;
+DROP TABLE org_units;

@@ -1,2 +1,2 @@
-DROP TABLE reporting.dashboard_sessions;
-DROP TABLE reporting.dashboard_sign_ins;
+DROP TABLE dashboard_sessions;
+DROP TABLE dashboard_sign_ins;

@@ -4,7 +4,7 @@
 -- stored: reading this table gives no one a cookie that works.
 
 -- A sign-in started and not yet come back from the provider: what its callback must match.
-CREATE TABLE reporting.dashboard_sign_ins (
+CREATE TABLE dashboard_sign_ins (
     binding_hash  bytea PRIMARY KEY,  -- sha256 of the random value in the browser's sign-in cookie
     state         text NOT NULL,
     nonce         text NOT NULL,
@@ -12,10 +12,10 @@ CREATE TABLE reporting.dashboard_sign_ins (
     return_to     text NOT NULL,
     expires_at    timestamptz NOT NULL
 );
-CREATE INDEX dashboard_sign_ins_expiry ON reporting.dashboard_sign_ins (expires_at);
+CREATE INDEX dashboard_sign_ins_expiry ON dashboard_sign_ins (expires_at);
 
 -- A signed-in person: who their id token named, checked by the shared token code, until it expires.
-CREATE TABLE reporting.dashboard_sessions (
+CREATE TABLE dashboard_sessions (
     id_hash    bytea PRIMARY KEY,     -- sha256 of the session cookie's value
     subject    text NOT NULL,
     roles      text[] NOT NULL,
@@ -23,4 +23,4 @@ CREATE TABLE reporting.dashboard_sessions (
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL
 );
-CREATE INDEX dashboard_sessions_expiry ON reporting.dashboard_sessions (expires_at);
+CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);

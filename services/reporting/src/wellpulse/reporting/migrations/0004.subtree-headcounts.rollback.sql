@@ -1,1 +1,1 @@
-ALTER TABLE reporting.org_units DROP COLUMN subtree_headcount;
+ALTER TABLE org_units DROP COLUMN subtree_headcount;

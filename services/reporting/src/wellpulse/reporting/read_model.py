@@ -1,0 +1,56 @@
+"""Reporting's read model in one schema, and the one way records are applied to it: the live
+subscribers (``handlers``) and ``wellpulse-reporting rebuild`` both go through here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from wellpulse.common.events import ResponseScored, monday_of
+from wellpulse.common.kafka import Received
+from wellpulse.common.orgtree import UnitState, apply_units
+from wellpulse.common.rollups import Contribution, SubtreeRollups
+from wellpulse.reporting import store
+from wellpulse.reporting.measures import reporting_measures
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """The tables of one schema: the live ``reporting``, or a copy being rebuilt beside it."""
+
+    schema: str
+    rollups: SubtreeRollups
+
+    @classmethod
+    def in_schema(cls, schema: str) -> ReadModel:
+        return cls(schema, SubtreeRollups(schema))
+
+
+async def apply_scored(conn: asyncpg.Connection, model: ReadModel, received: Sequence[Received[ResponseScored]]) -> int:
+    """Add each scored response to its unit's weekly rollups, once, inside the caller's
+    transaction; returns how many were new (the rest had been applied before)."""
+    events = {str(r.event.id): r.event.data for r in received}  # a batch's own duplicates
+    if not events:
+        return 0
+    # The tree lock before anything is written: a rebuild swapping in a whole read model holds it
+    # exclusively, and a batch waiting here must not have written to the model being replaced.
+    await model.rollups.lock_shared(conn)
+    fresh = await store.fresh_events(conn, model.schema, list(events))
+    await model.rollups.add(
+        conn,
+        [
+            Contribution(s.unit_id, monday_of(s.iso_week), measure, value)
+            for event_id, s in events.items()
+            if event_id in fresh
+            for measure, value in reporting_measures(s)
+        ],
+    )
+    return len(fresh)
+
+
+async def apply_org_units(conn: asyncpg.Connection, model: ReadModel, latest: Mapping[str, UnitState]) -> None:
+    """The units' latest states into the tree, inside the caller's transaction; the subtree
+    rollups of any unit that moved follow it (``common.orgtree.apply_units``)."""
+    await apply_units(conn, model.schema, latest, model.rollups)

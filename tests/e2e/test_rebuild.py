@@ -1,0 +1,400 @@
+"""``wellpulse-reporting rebuild`` against the live pipeline (intake, scoring and reporting as
+processes, on a broker and a database of their own): several weeks of a small organisation's
+responses, a team moved to another directorate and one disbanded, scored records delivered twice.
+The rebuilt read model equals the live one row for row, a corrupted live row is reported, and a
+swap while responses keep arriving leaves every response counted exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from tests.e2e.support import Auth, Org, Roster, answers_for, drained, lone_service, own_broker, poll, submit
+from wellpulse.common.events import iso_week_of, monday_of
+from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES, PULSE_SCORED
+from wellpulse.devstack.stack import Infrastructure
+from wellpulse.reporting.rebuild.store import TABLES
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("pulse-intake", "scoring", "reporting")
+# Each consumer group and what it consumes, in pipeline order.
+GROUPS = (
+    ("wellpulse-scoring", PULSE_RESPONSES),
+    ("wellpulse-reporting.org-units", ORG_UNITS),
+    ("wellpulse-reporting.scored", PULSE_SCORED),
+)
+TEAMS = ("t1", "t2", "t3")
+
+
+@dataclass
+class Pipeline:
+    database_url: str
+    bootstrap: str
+    intake: str
+    reporting: str
+    auth: Auth
+    org: Org
+    roster: Roster
+    # Responses intake accepted (202), by unit and ISO week: what reporting must count, once each.
+    accepted: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rounds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def total(self) -> int:
+        return sum(self.accepted.values())
+
+    def round(self, iso_week: str) -> dict[str, Any]:
+        if iso_week not in self.rounds:
+            answer = httpx.post(f"{self.intake}/v1/admin/rounds", json={"iso_week": iso_week}, headers=self.auth.admin)
+            assert answer.status_code == 201, answer.text
+            self.rounds[iso_week] = answer.json()
+        return self.rounds[iso_week]
+
+    def answer(self, iso_week: str, unit: str, count: int, rng: random.Random) -> None:
+        pulse = self.round(iso_week)
+        for token in self.roster.tokens(pulse["pulse_id"], unit, count):
+            self.submit(pulse, unit, token, rng)
+
+    def submit(self, pulse: dict[str, Any], unit: str, token: str, rng: random.Random) -> None:
+        answer = submit(self.intake, token, varied_answers(pulse, rng))
+        assert answer.status_code == 202, answer.text
+        with self.lock:
+            self.accepted[(unit, pulse["iso_week"])] += 1
+
+    def move_people(self, unit: str, to: str) -> None:
+        """Everyone on the roster in ``unit`` now works in ``to`` (a unit with staff cannot be removed)."""
+        self.roster.people = {email: to if u == unit else u for email, u in self.roster.people.items()}
+        rows = [{"email": email, "unit_id": u} for email, u in self.roster.people.items()]
+        answer = httpx.put(f"{self.intake}/v1/admin/roster", json={"roster": rows}, headers=self.auth.admin)
+        assert answer.status_code == 200, answer.text
+
+    def respondents(self, unit: str) -> int | None:
+        """This week's respondents in the unit's subtree, as a leader of it sees them."""
+        answer = httpx.get(
+            f"{self.reporting}/v1/units/{unit}/trends", params={"weeks": 1}, headers=self.auth.leader(unit), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        respondents: int | None = answer.json()["weeks"][-1]["respondents"]
+        return respondents
+
+    async def settle(self) -> None:
+        """Every consumer has committed everything on its topic: nothing left in flight."""
+        for group, topic in GROUPS:
+            await drained(self.bootstrap, group, topic)
+
+    def rebuild(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.command("rebuild", *args)
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "REPORTING_ENVIRONMENT": "development",
+            "REPORTING_DATABASE_URL": self.database_url,
+            "REPORTING_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+        }
+        script = Path(sys.executable).parent / "wellpulse-reporting"
+        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def varied_answers(pulse: dict[str, Any], rng: random.Random) -> dict[str, int | str]:
+    """Valid answers that differ from person to person, so scale means are fractions whose sums
+    round differently in different batch sizes."""
+    answers = answers_for(pulse, leaving=rng.random() < 0.3)
+    kinds = {item["code"]: item["response"] for item in pulse["items"]}
+    for code, value in answers.items():
+        if kinds[code] == "cases_held":
+            answers[code] = rng.randint(5, 40)
+        elif isinstance(value, int) and code not in ("LEAVE-JOB", "LEAVE-PROF"):
+            answers[code] = rng.randint(1, 5)
+    return answers
+
+
+@pytest.fixture(scope="module")
+async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[Pipeline]:
+    admin = await asyncpg.connect(infrastructure.database_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = f"{infrastructure.database_url.rpartition('/')[0]}/{name}"
+    try:
+        async with own_broker() as tansu:
+            # Small batches: many live transactions, so the swap meets some in flight.
+            env = {
+                "SCORING_CONSUMER_BATCH_SIZE": "50",
+                "REPORTING_CONSUMER_BATCH_SIZE": "50",
+                # The swap test reads this week's trend as it fills (development only).
+                "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
+            }
+            logs = tansu.root.parent / "logs"
+            processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]
+            for process in processes:
+                process.start()
+            try:
+                await asyncio.gather(*(asyncio.to_thread(process.wait_ready) for process in processes))
+                intake, _, reporting = (process.url for process in processes)
+                org = Org(intake, auth.admin)
+                org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
+                org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
+                yield Pipeline(database_url, tansu.bootstrap, intake, reporting, auth, org, Roster(intake, auth.admin))
+            finally:
+                for process in processes:
+                    process.stop()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _counted(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT coalesce(sum(n), 0) FROM reporting.own_rollups WHERE measure = 'responses'")
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def _responses(database_url: str, table: str) -> dict[tuple[str, date], int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(f"SELECT unit_id, week_start, n FROM reporting.{table} WHERE measure = 'responses'")
+        return {(unit, week): n for unit, week, n in rows}
+
+
+def _rows(database_url: str, schema: str, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    spec = next(t for t in TABLES if t.name == table)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT {', '.join(spec.columns.key + spec.columns.values)} FROM {schema}.{table}"
+        ).fetchall()
+    width = len(spec.columns.key)
+    return {row[:width]: row[width:] for row in rows}
+
+
+def _equal_row_for_row(
+    live: dict[tuple[Any, ...], tuple[Any, ...]], rebuilt: dict[tuple[Any, ...], tuple[Any, ...]]
+) -> None:
+    assert live.keys() == rebuilt.keys()
+    for key, values in live.items():
+        for a, b in zip(values, rebuilt[key], strict=True):
+            if isinstance(a, float):
+                assert math.isclose(a, b, rel_tol=1e-9), (key, values, rebuilt[key])
+            else:
+                assert a == b, (key, values, rebuilt[key])
+
+
+async def _deliver_again(bootstrap: str, count: int) -> int:
+    """Publish the first ``count`` scored records once more, as they were: what scoring's
+    producer does when an acknowledgement is lost and it sends a batch again."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    copies = []
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(PULSE_SCORED, p) for p in consumer.partitions_for_topic(PULSE_SCORED) or ()]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
+        deadline = time.monotonic() + 30
+        while len(copies) < count and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                copies.extend(batch)
+    finally:
+        await consumer.stop()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [await producer.send(PULSE_SCORED, r.value, key=r.key, headers=list(r.headers)) for r in copies[:count]]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    assert len(sent) == count
+    return count
+
+
+async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corrupted_row_is_reported(
+    pipeline: Pipeline,
+) -> None:
+    p, rng = pipeline, random.Random(11)
+    weeks = [iso_week_of(date.today() - timedelta(weeks=n)) for n in (3, 2, 1, 0)]
+    for week in weeks[:2]:
+        for team in (*TEAMS, "t4"):
+            p.answer(week, team, 5, rng)
+    poll(lambda: _counted(p.database_url), lambda n: n == p.total, "reporting counted the first weeks")
+    # t2 moves to the other directorate, its past with it; t4 is disbanded (its people go to t3).
+    p.org.units["t2"]["parent_id"] = "d2"
+    p.move_people("t4", "t3")
+    p.org.remove("t4")
+    for week in weeks[2:]:
+        for team in TEAMS:
+            p.answer(week, team, 6, rng)
+    redelivered = await _deliver_again(p.bootstrap, 12)
+    await p.settle()
+
+    first = monday_of(weeks[0])
+    live = _responses(p.database_url, "subtree_rollups")
+    # The live model followed the move: t2's first weeks now count under d2, with the disbanded t4's.
+    assert (live[("d1", first)], live[("d2", first)], live[("r", first)]) == (5, 15, 20)
+    assert _counted(p.database_url) == p.total, "the redelivered records were counted once"
+
+    result = await asyncio.to_thread(p.rebuild)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["equal"] is True, report
+    replayed = report["replayed"]["pulse.scored"]
+    assert replayed["applied"] == p.total
+    assert replayed["duplicates"] >= redelivered
+    assert report["replayed"]["org.units"]["applied"] >= 7
+    # The same, checked here without the command's own diff: both schemas, row for row.
+    for table in TABLES:
+        assert report["tables"][table.name]["live_rows"] > 0
+        _equal_row_for_row(
+            _rows(p.database_url, "reporting", table.name), _rows(p.database_url, "reporting_rebuild", table.name)
+        )
+
+    # One live count off by one, one live total off by half a point: both reported, nothing else.
+    with psycopg.connect(p.database_url) as conn:
+        [(n,)] = conn.execute(
+            "SELECT n FROM reporting.subtree_rollups WHERE unit_id = 'd2' AND week_start = %s "
+            "AND measure = 'responses'",
+            (first,),
+        ).fetchall()
+        [(measure, total)] = conn.execute(
+            "SELECT measure, total FROM reporting.own_rollups WHERE unit_id = 't1' AND week_start = %s "
+            "AND measure LIKE 'scale:%%' ORDER BY measure LIMIT 1",
+            (first,),
+        ).fetchall()
+        conn.execute(
+            "UPDATE reporting.subtree_rollups SET n = n + 1 WHERE unit_id = 'd2' AND week_start = %s "
+            "AND measure = 'responses'",
+            (first,),
+        )
+        conn.execute(
+            "UPDATE reporting.own_rollups SET total = total + 0.5 WHERE unit_id = 't1' AND week_start = %s "
+            "AND measure = %s",
+            (first, measure),
+        )
+    try:
+        corrupted = await asyncio.to_thread(p.rebuild, "--compare")
+    finally:
+        with psycopg.connect(p.database_url) as conn:
+            conn.execute(
+                "UPDATE reporting.subtree_rollups SET n = %s WHERE unit_id = 'd2' AND week_start = %s "
+                "AND measure = 'responses'",
+                (n, first),
+            )
+            conn.execute(
+                "UPDATE reporting.own_rollups SET total = %s WHERE unit_id = 't1' AND week_start = %s AND measure = %s",
+                (total, first, measure),
+            )
+
+    assert corrupted.returncode == 1, corrupted.stderr
+    differences = json.loads(corrupted.stdout)
+    assert differences["equal"] is False
+    tables = differences["tables"]
+    assert {name: t["differing"] + t["only_live"] + t["only_rebuilt"] for name, t in tables.items()} == {
+        "org_units": 0,
+        "applied_events": 0,
+        "own_rollups": 1,
+        "subtree_rollups": 1,
+    }
+    [subtree] = tables["subtree_rollups"]["examples"]
+    assert subtree["key"] == {"unit_id": "d2", "week_start": first.isoformat(), "measure": "responses"}
+    assert (subtree["live"]["n"], subtree["rebuilt"]["n"]) == (n + 1, n)
+    [own] = tables["own_rollups"]["examples"]
+    assert own["key"] == {"unit_id": "t1", "week_start": first.isoformat(), "measure": measure}
+    assert own["live"]["total"] == pytest.approx(own["rebuilt"]["total"] + 0.5)
+    assert "the read models differ" in corrupted.stderr
+
+
+class Traffic(threading.Thread):
+    """Staff answering this week's pulse, about twenty a second, until stopped."""
+
+    def __init__(self, pipeline: Pipeline, pulse: dict[str, Any], tokens: list[tuple[str, str]]) -> None:
+        super().__init__(daemon=True)
+        self.pipeline, self.pulse, self.tokens = pipeline, pulse, tokens
+        self.stopping = threading.Event()
+        self.accepted_at: list[float] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        rng = random.Random(5)
+        for unit, token in self.tokens:
+            if self.stopping.is_set():
+                return
+            try:
+                self.pipeline.submit(self.pulse, unit, token, rng)
+                self.accepted_at.append(time.monotonic())
+            except AssertionError as exc:
+                self.failures.append(str(exc))
+            self.stopping.wait(0.05)  # the pace of the traffic, not a wait for anything
+
+    def since(self, moment: float) -> int:
+        return sum(1 for t in self.accepted_at if t > moment)
+
+
+async def test_a_swap_under_live_traffic_counts_every_response_exactly_once(pipeline: Pipeline) -> None:
+    p = pipeline
+    week = iso_week_of(date.today())
+    pulse = p.round(week)
+    tokens = [(team, token) for team in TEAMS for token in p.roster.tokens(pulse["pulse_id"], team, 200)]
+    random.Random(3).shuffle(tokens)
+    traffic = Traffic(p, pulse, tokens)
+    traffic.start()
+    try:
+        poll(lambda: len(traffic.accepted_at), lambda n: n >= 30, "responses are arriving")
+        started = time.monotonic()
+        swap = asyncio.create_task(asyncio.to_thread(p.rebuild, "--swap"))
+        redelivered = 0
+        while not swap.done():  # scored records delivered again while the swap runs
+            redelivered += await _deliver_again(p.bootstrap, 5)
+            await asyncio.sleep(0.2)
+        swapped = await swap
+        ended = time.monotonic()
+        poll(lambda: traffic.since(ended), lambda n: n >= 30, "responses go on arriving after the swap")
+    finally:
+        traffic.stopping.set()
+        traffic.join()
+
+    assert swapped.returncode == 0, swapped.stderr
+    result = json.loads(swapped.stdout)
+    assert result["swapped"] is True
+    assert traffic.failures == []
+    assert traffic.since(started) - traffic.since(ended) > 0, "some responses arrived while it swapped"
+    assert redelivered > 0
+    await p.settle()
+
+    # Exactly once: every accepted response, in its unit and week, none lost and none twice.
+    expected = {(unit, monday_of(iso_week)): n for (unit, iso_week), n in p.accepted.items()}
+    assert _responses(p.database_url, "own_rollups") == expected
+    subtree = _responses(p.database_url, "subtree_rollups")
+    assert sum(n for (unit, _), n in subtree.items() if unit == "r") == p.total
+    with psycopg.connect(p.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM reporting.applied_events").fetchone() == (p.total,)
+        schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'reporting%' ORDER BY 1")
+        assert [row[0] for row in schemas] == ["reporting", "reporting_previous"]
+
+    # The swapped-in schema is the service's own: it serves trends, needs no migration, and a
+    # fresh rebuild equals it.
+    assert p.respondents("r") == sum(n for (_, w), n in p.accepted.items() if w == week)
+    migrate = await asyncio.to_thread(p.command, "migrate")
+    assert (migrate.returncode, "reporting: 0 migration(s) applied" in migrate.stderr) == (0, True), migrate.stderr
+    again = await asyncio.to_thread(p.rebuild)
+    assert again.returncode == 0, again.stdout
