@@ -18,7 +18,7 @@ from wellpulse.common.auth import Principal, Role
 from wellpulse.common.db import Database
 from wellpulse.common.events import OrgUnit
 from wellpulse.common.migrations import apply_migrations
-from wellpulse.common.orgtree import OrgTreeProjection, apply_org_units, refresh_subtree_headcounts
+from wellpulse.common.orgtree import OrgTreeProjection, UnitState, apply_units, refresh_subtree_headcounts
 from wellpulse.common.rollups import Contribution, SubtreeRollups, affected_by_moves
 from wellpulse.intake import store as intake_store
 from wellpulse.intake.app import MIGRATIONS as INTAKE_MIGRATIONS
@@ -75,14 +75,16 @@ async def _tree(pool: asyncpg.Pool, schema: str) -> None:
     """org > dir > t1 (10 people), t2 (8), through the projection's own write path."""
     units = [("org", None, 0), ("dir", "org", 0), ("t1", "dir", 10), ("t2", "dir", 8)]
     async with pool.acquire() as conn, conn.transaction():
-        await apply_org_units(
-            conn, schema, {u: OrgUnit(unit_id=u, parent_id=p, name=u.title(), headcount=h) for u, p, h in units}
+        await apply_units(
+            conn,
+            schema,
+            {u: UnitState(OrgUnit(unit_id=u, parent_id=p, name=u.title(), headcount=h), False) for u, p, h in units},
         )
 
 
 async def _remove(pool: asyncpg.Pool, schema: str, unit: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await apply_org_units(conn, schema, {unit: None})
+        await apply_units(conn, schema, {unit: UnitState(None, removed=True)})
 
 
 def _contributions(unit: str, demands: float) -> list[Contribution]:
@@ -136,7 +138,10 @@ async def test_subtree_headcounts_follow_imports_moves_removals_and_returns(pool
 
     async def apply(units: dict[str, OrgUnit | None]) -> None:
         async with pool.acquire() as conn, conn.transaction():
-            await apply_org_units(conn, "reporting", units)
+            latest = {
+                u: UnitState(state, removed=False) if state else UnitState(None, True) for u, state in units.items()
+            }
+            await apply_units(conn, "reporting", latest)
 
     def unit(unit_id: str, parent: str | None, headcount: int) -> OrgUnit:
         return OrgUnit(unit_id=unit_id, parent_id=parent, name=unit_id.title(), headcount=headcount)
