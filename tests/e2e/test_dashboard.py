@@ -228,6 +228,14 @@ async def _overview_says_what_the_api_says(page: Page, stack: Services, auth: Au
         else:
             assert latest[name] in ([SUPPRESSED], ["no answers in these weeks"]), name
     assert any(row != [SUPPRESSED] for row in expected_rates.values()), "this week's figures are shown"
+    # Alerts by family: the alerts API's counts for the same weeks, family by family.
+    counts = _api(stack, auth, "alerts", scene.directorate, scene.directorate, weeks=6)
+    names = {"caseload": "Caseload", "bullying": "Bullying, harassment or discrimination"}
+    names["intent_to_leave"] = "Intent to leave"
+    assert await _rows(page, "#alerts") == {
+        names.get(family, family): [str(c["open"]), str(c["acknowledged"]), str(c["raised"])]
+        for family, c in counts["families"].items()
+    }
 
 
 async def _chart_options(page: Page) -> dict[str, dict[str, Any]]:

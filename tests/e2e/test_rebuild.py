@@ -145,6 +145,8 @@ async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[
                 "REPORTING_CONSUMER_BATCH_SIZE": "50",
                 # The swap test reads this week's trend as it fills (development only).
                 "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
+                # Four weeks of history are answered now (development only).
+                "INTAKE_ANSWER_PAST_WEEKS": "true",
             }
             logs = tansu.root.parent / "logs"
             processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]

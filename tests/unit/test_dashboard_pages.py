@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from wellpulse.common.auth import Principal, Role
 from wellpulse.common.bank import HseScale
 from wellpulse.common.measures import scale_measure
+from wellpulse.reporting.alert_counts import AlertCounts, FamilyCounts
 from wellpulse.reporting.dashboard.render import CSP, Pages
 from wellpulse.reporting.dashboard.static import StaticFiles
 from wellpulse.reporting.dashboard.views import (
     CellState,
     ChartText,
+    alerts_view,
     overview_view,
     suppressed_runs,
     trends_view,
@@ -197,7 +199,23 @@ def _pages() -> Pages:
     return Pages(k=K, static=StaticFiles())
 
 
+ALERTS = AlertCounts(
+    unit_id="dir",
+    name="Dir",
+    first_week="2026-W43",
+    last_week="2026-W48",
+    families={
+        "bullying": FamilyCounts(open=1, acknowledged=0, raised=2),
+        "caseload": FamilyCounts(open=0, acknowledged=1, raised=1),
+        "intent_to_leave": FamilyCounts(open=0, acknowledged=0, raised=0),
+        "sustained_decline": FamilyCounts(open=2, acknowledged=0, raised=2),
+    },
+)
+
+
 FRAME: dict[str, Any] = {
+    "alerts": ALERTS,
+    "alert_rows": alerts_view(ALERTS),
     "signed_in": True,
     "principal": Principal("pat", frozenset({Role.leader}), ("t1",)),
     "csrf_token": "token-for-this-session",
@@ -257,6 +275,14 @@ def test_the_overview_marks_suppressed_weeks_without_any_count() -> None:
     scales = dict(tables.tables["scales"])
     assert scales["Demands"] == ["2.50", "2026-W48", "9"]
     assert scales["Control"] == [SUPPRESSED]
+    # Alerts by family, as the API counts them; a rule's own family by its name.
+    assert tables.tables["alerts"] == [
+        ("Family", ["Open", "Acknowledged", "Raised in these weeks"]),
+        ("Bullying, harassment or discrimination", ["1", "0", "2"]),
+        ("Caseload", ["0", "1", "1"]),
+        ("Intent to leave", ["0", "0", "0"]),
+        ("sustained_decline", ["2", "0", "2"]),
+    ]
 
 
 def test_every_page_carries_the_sign_out_form_with_its_csrf_token_and_the_scope_picker() -> None:

@@ -69,6 +69,8 @@ class Infrastructure:
             f"{prefix}OUTBOX_INTERVAL_SECONDS": "2",
             # The demo and the tests look at the week they have just answered (development only).
             f"{prefix}SHOW_WEEK_IN_PROGRESS": "true",
+            # ...and answer weeks gone by, to build a history (development only).
+            f"{prefix}ANSWER_PAST_WEEKS": "true",
         }
 
 

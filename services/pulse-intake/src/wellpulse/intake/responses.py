@@ -24,6 +24,7 @@ from wellpulse.common.db import Database
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, start_of_day
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.intake import store
+from wellpulse.intake.answer_window import takes_answers
 from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.tokens import looks_like_token, response_event_id, token_hash
@@ -79,7 +80,16 @@ class ResponseDesk:
         link = None
         if looks_like_token(token):
             link = await store.find_link(self._database.pool, token_hash(self._key, token))
-        return Result(_state(link) or Outcome.accepted, link)
+        return Result(_state(link) or self._too_late(link) or Outcome.accepted, link)
+
+    def _too_late(self, link: store.Link | None) -> Outcome | None:
+        """Closed once its week's answers are in, whether or not the round was closed (answer_window)."""
+        if link is None:
+            return None
+        settings = self._settings
+        if takes_answers(link.pulse.iso_week, date.today(), settings.late_answer_days, settings.answer_past_weeks):
+            return None
+        return Outcome.closed
 
     async def submit(self, token: str, answers: Mapping[str, object]) -> Result:
         result = await self._submit(token, answers)
@@ -116,6 +126,9 @@ class ResponseDesk:
             # Sent by another process right now: not taken, and the link may still work afterwards.
             return Result(_state(link) or Outcome.unavailable, link)
         assert link is not None
+        if (late := self._too_late(link)) is not None:
+            await store.release_link(pool, hashed, claim.claimed_at)
+            return Result(late, link)
         try:
             normalised = self._bank.validate_answers(answers, asked=link.pulse.items)
         except InvalidAnswers as exc:

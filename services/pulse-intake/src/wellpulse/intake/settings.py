@@ -1,12 +1,13 @@
 """Pulse-intake settings (environment variables prefixed ``INTAKE_``)."""
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from wellpulse.common.auth.settings import OidcSettings
-from wellpulse.common.settings import GroupSizeSettings, SmtpSettings
+from wellpulse.common.settings import ConfigurationError, Environment, GroupSizeSettings, SmtpSettings
 
 
 class IntakeSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
@@ -26,6 +27,11 @@ class IntakeSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Told to a client when the broker is unavailable and its response was not taken.
     retry_after_seconds: int = Field(default=30, ge=1)
+    # A link takes answers until this many days after its week's Sunday (UTC), then answers as a
+    # closed round: keep it below REPORTING_PUBLISH_AFTER_DAYS (see answer_window.py).
+    late_answer_days: int = Field(default=0, ge=0, le=27)
+    # Development only (the demo, the tests): answer rounds of weeks gone by.
+    answer_past_weeks: bool = False
 
     # The weekly schedule: open each week's round, email its links to the roster, close last week's.
     schedule_enabled: bool = False
@@ -33,3 +39,13 @@ class IntakeSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
     schedule_send_links: bool = True
 
     mail_from: str = "WellPulse <pulse@example.org>"
+
+    @model_validator(mode="after")
+    def _past_weeks_only_in_development(self) -> Self:
+        if self.answer_past_weeks and self.environment is not Environment.development:
+            raise ConfigurationError(
+                "INTAKE_ANSWER_PAST_WEEKS is for development only: an answer that arrives after its week is "
+                "shown would move a figure leaders have read, and give that answer away. Remove it, or set "
+                "INTAKE_ENVIRONMENT=development on a laptop"
+            )
+        return self

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 
+import asyncpg
 from pydantic import BaseModel, Field
 
 from wellpulse.common.bank import AlertFamily
 from wellpulse.common.csvfile import Cell
-from wellpulse.reporting.alerts_store import AlertRow
+from wellpulse.common.events import iso_week_of
+from wellpulse.common.rollups import SubtreeRollups
+from wellpulse.reporting import store
+from wellpulse.reporting.alerts_store import AlertRow, alerts_live_or_within
 
 
 class FamilyCounts(BaseModel):
@@ -48,6 +52,21 @@ def count_alerts(
         if alert.window_end is not None and first <= alert.window_end <= last:
             tally["raised"] += 1
     return {family: FamilyCounts(**tally) for family, tally in sorted(tallies.items())}
+
+
+async def unit_alert_counts(
+    pool: asyncpg.Pool, rollups: SubtreeRollups, unit: store.UnitSummary, first: date, last: date
+) -> AlertCounts:
+    """The counts for a unit and everything below it (the API's and the dashboard's one use case)."""
+    alerts = await alerts_live_or_within(pool, rollups.schema, first, last)
+    chains = await rollups.chains(pool, {a.unit_id for a in alerts}) if alerts else {}
+    return AlertCounts(
+        unit_id=unit.unit_id,
+        name=unit.name,
+        first_week=iso_week_of(first),
+        last_week=iso_week_of(last),
+        families=count_alerts(alerts, chains, unit.unit_id, first, last),
+    )
 
 
 CSV_HEADER = ["unit_id", "unit", "first_week", "last_week", "family", "open", "acknowledged", "raised"]

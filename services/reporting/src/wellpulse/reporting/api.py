@@ -12,9 +12,9 @@ from wellpulse.common.auth import Role, UnitInScope, not_found
 from wellpulse.common.bank import QuestionBank
 from wellpulse.common.csvfile import csv_content, csv_response
 from wellpulse.common.db import Database
-from wellpulse.common.events import IsoWeek, iso_week_of
+from wellpulse.common.events import IsoWeek
 from wellpulse.common.rollups import SubtreeRollups
-from wellpulse.reporting import alert_counts, alerts_store, changes, heatmap, items, store, trends
+from wellpulse.reporting import alert_counts, changes, heatmap, items, store, trends
 from wellpulse.reporting.around import around, window
 from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.publication import shown_through
@@ -163,15 +163,7 @@ def trends_router(
     ) -> Any:
         unit = await unit_or_404(unit_id)
         days = window(last_week(to_week), weeks)
-        alerts = await alerts_store.alerts_live_or_within(database.pool, store.SCHEMA, days[0], days[-1])
-        chains = await rollups.chains(database.pool, {a.unit_id for a in alerts}) if alerts else {}
-        answer = alert_counts.AlertCounts(
-            unit_id=unit.unit_id,
-            name=unit.name,
-            first_week=iso_week_of(days[0]),
-            last_week=iso_week_of(days[-1]),
-            families=alert_counts.count_alerts(alerts, chains, unit.unit_id, days[0], days[-1]),
-        )
+        answer = await alert_counts.unit_alert_counts(database.pool, rollups, unit, days[0], days[-1])
         if format == "csv":
             rows = alert_counts.csv_rows(answer)
             return _csv(alert_counts.CSV_HEADER, rows, "alerts", answer.unit_id, answer.last_week)

@@ -25,11 +25,13 @@ from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import changes, heatmap, store
+from wellpulse.reporting.alert_counts import unit_alert_counts
+from wellpulse.reporting.around import window
 from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.dashboard.render import PREFIX, Pages, unit_url
 from wellpulse.reporting.dashboard.sessions import Cookies, csrf_token
 from wellpulse.reporting.dashboard.signin import DASHBOARD_ROLES
-from wellpulse.reporting.dashboard.views import ChartText, overview_view, trends_view
+from wellpulse.reporting.dashboard.views import ChartText, alerts_view, overview_view, trends_view
 from wellpulse.reporting.dashboard.windows import ChangesText, changes_page, heatmap_page
 from wellpulse.reporting.publication import shown_through
 from wellpulse.reporting.settings import ReportingSettings
@@ -124,9 +126,13 @@ def pages_router(
     @router.get("/units/{unit_id}")
     async def overview(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
         trend = await trend_of(unit_id, OVERVIEW_WEEKS)
+        days = window(last(None), OVERVIEW_WEEKS)
+        alerts = await unit_alert_counts(database.pool, rollups, await unit_of(unit_id), days[0], days[-1])
         return pages.render(
             "overview.html",
             view=overview_view(trend),
+            alerts=alerts,
+            alert_rows=alerts_view(alerts),
             **await frame(request, user, unit_id, trend.name, "overview"),
         )
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from wellpulse.common.bank import HseScale
+from wellpulse.common.bank import AlertFamily, HseScale
 from wellpulse.common.measures import scale_measure
+from wellpulse.reporting.alert_counts import AlertCounts, FamilyCounts
 from wellpulse.reporting.trends import ShownFigure, Trend, WeekTrend
 
 
@@ -196,3 +197,16 @@ def suppressed_runs(rows: list[ScaleRow]) -> list[tuple[str, str]]:
     if start is not None and previous is not None:
         runs.append((start, previous))
     return runs
+
+
+@dataclass(frozen=True)
+class AlertFamilyRow:
+    family: str
+    message: str | None  # the message naming it; None: a rule's own family, shown by its name
+    counts: FamilyCounts
+
+
+def alerts_view(counts: AlertCounts) -> list[AlertFamilyRow]:
+    """The overview's alerts table: the API's counts, family by family, in its order."""
+    known = {f.value for f in AlertFamily}
+    return [AlertFamilyRow(f, f"family_{f}" if f in known else None, c) for f, c in counts.families.items()]
