@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +30,7 @@ from wellpulse.reporting.dashboard.render import DashboardErrors, Pages
 from wellpulse.reporting.dashboard.sessions import Cookies, PendingSignIn, csrf_token, digest
 from wellpulse.reporting.dashboard.signin import sign_in_router
 from wellpulse.reporting.dashboard.static import StaticFiles
+from wellpulse.reporting.publication import shown_through
 from wellpulse.reporting.settings import ReportingSettings
 
 BASE = "http://127.0.0.1:8004"
@@ -122,6 +123,10 @@ async def dashboard(issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> Async
     @probe.get("/units/{unit_id}")
     async def unit(unit_id: Annotated[str, Depends(UnitInSessionScope(Role.leader, Role.hr))]) -> dict[str, str]:
         return {"unit_id": unit_id}
+
+    @probe.get("/week-not-shown")
+    async def week_not_shown() -> None:
+        shown_through("2099-W01", date(2026, 12, 1), 1)
 
     routers = [sign_in_router(settings, SignInClient(settings), sessions, pages), probe]
     for router in routers:
@@ -298,3 +303,12 @@ async def test_a_session_without_the_role_gets_the_dashboards_refusal_page(dashb
     assert refused.headers["content-type"].startswith("text/html")
     assert "This dashboard is for leaders and HR" in refused.text
     assert (await dashboard.browser.get("/dashboard/units/north")).status_code == 404
+
+
+async def test_a_week_not_shown_yet_is_a_page_saying_from_when(dashboard: Dashboard) -> None:
+    page = await dashboard.browser.get("/dashboard/week-not-shown")
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "That week is not shown yet" in page.text
+    assert "2099-W01 is shown from 2099-01-06" in page.text
+    assert "latest week shown today is 2026-W48" in page.text

@@ -120,13 +120,16 @@ class DashboardErrors:
         t = self._pages.t
         known = problem.status in (400, 401, 403, 404, 405, 422, 503)
         key = f"error_{problem.status}" if known else "error_other"
+        title, body = t(f"{key}_title"), t(f"{key}_body")
         # Only these details help a person and give nothing away: which roles the dashboard needs,
-        # and why the provider could not be reached.
+        # why the provider could not be reached, and from when a week not shown yet will be.
         detail = (problem.detail,) if problem.status in (403, 503) else ()
+        if "latest_week" in problem.extra:  # publication.shown_through
+            title, body = problem.title, problem.detail
         page = self._pages.message(
             problem.status,
-            t(f"{key}_title"),
-            t(f"{key}_body"),
+            title,
+            body,
             *detail,
             link=(f"{PREFIX}/", t("back_to_dashboard")),
         )
