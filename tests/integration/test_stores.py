@@ -51,6 +51,7 @@ async def test_migrations_apply_once_per_service_schema(fresh_database: str) -> 
         "0003.dashboard-sessions",
         "0004.subtree-headcounts",
         "0005.alerts",
+        "0006.team-benchmarks",
     ]
     assert apply_migrations(fresh_database, "alerts", ALERTS_MIGRATIONS) == [
         "0001.initial",

@@ -146,25 +146,45 @@ class SubtreeRollups:
         )
         return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
 
-    async def team_sums(
-        self, conn: asyncpg.Connection | asyncpg.Pool, first_week: date, last_week: date, measure_prefix: str
-    ) -> dict[Key, Sums]:
-        """Every team's (a live unit with no live children) sums over the weeks for the measures
-        starting with ``measure_prefix``: what a benchmark of teams is taken over."""
+    async def team_percentiles(
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        first_week: date,
+        last_week: date,
+        measure_prefix: str,
+        k: int,
+        percents: Sequence[float],
+        min_units: int,
+    ) -> dict[str, tuple[int, tuple[float, ...]]]:
+        """Per measure starting with ``measure_prefix``, the ``percents`` (0–100) of the teams'
+        window means and how many teams they were taken over: ``common.benchmark.team_means`` and
+        ``percentile`` worked out in the database (a team counts where every week it answered had
+        at least ``k``; a measure needs ``min_units`` teams), so that the rows of every team in
+        the organisation are never carried into Python."""
         rows = await conn.fetch(
             f"""
-            SELECT r.unit_id, r.week_start, r.measure, r.n, r.total, r.total_sq
-            FROM {self.schema}.subtree_rollups r JOIN {self.schema}.org_units u USING (unit_id)
-            WHERE NOT u.removed AND r.week_start BETWEEN $1 AND $2 AND r.measure LIKE $3 || '%'
-              AND NOT EXISTS (
-                  SELECT 1 FROM {self.schema}.org_units c WHERE c.parent_id = u.unit_id AND NOT c.removed
-              )
+            WITH team_means AS (
+                SELECT r.measure, sum(r.total) / sum(r.n) AS mean
+                FROM {self.schema}.subtree_rollups r JOIN {self.schema}.org_units u USING (unit_id)
+                WHERE NOT u.removed AND r.week_start BETWEEN $1 AND $2 AND r.measure LIKE $3 || '%' AND r.n > 0
+                  AND NOT EXISTS (
+                      SELECT 1 FROM {self.schema}.org_units c WHERE c.parent_id = u.unit_id AND NOT c.removed
+                  )
+                GROUP BY r.unit_id, r.measure
+                HAVING min(r.n) >= $4
+            )
+            SELECT measure, count(*) AS units,
+                   percentile_cont($5::float8[]) WITHIN GROUP (ORDER BY mean) AS cuts
+            FROM team_means GROUP BY measure HAVING count(*) >= $6
             """,
             first_week,
             last_week,
             measure_prefix,
+            k,
+            [p / 100 for p in percents],
+            min_units,
         )
-        return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
+        return {r["measure"]: (r["units"], tuple(r["cuts"])) for r in rows}
 
     async def counts(
         self,

@@ -30,7 +30,6 @@ from wellpulse.alerts.rules import (
 )
 from wellpulse.alerts.rules_file import RuleBook
 from wellpulse.common.bank import HseScale, QuestionBank
-from wellpulse.common.benchmark import TeamWeek, percentile_lines, team_means
 from wellpulse.common.cells import decide
 from wellpulse.common.events import ResponseScored, derived_id, iso_week_of, monday_of
 from wellpulse.common.measures import RESPONSES, SCALE_PREFIX, item_measure, measures_of, scale_measure
@@ -197,14 +196,11 @@ class Evaluation:
         cached = self._benchmarks.get(window[-1])
         if cached and time.monotonic() - cached[0] < BENCHMARK_SECONDS:
             return cached[1]
-        rows = [
-            TeamWeek(unit, measure.removeprefix(SCALE_PREFIX), sums.n, sums.total)
-            for (unit, _, measure), sums in (
-                await self.rollups.team_sums(conn, window[0], window[-1], SCALE_PREFIX)
-            ).items()
-        ]
         config = self.book.rules.scale_in_red
-        lines = percentile_lines(team_means(rows, self.k), config.percentile, config.min_benchmark_units)
+        cuts = await self.rollups.team_percentiles(
+            conn, window[0], window[-1], SCALE_PREFIX, self.k, [config.percentile], config.min_benchmark_units
+        )
+        lines = {measure.removeprefix(SCALE_PREFIX): values[0] for measure, (_, values) in cuts.items()}
         self._benchmarks[window[-1]] = (time.monotonic(), lines)
         return lines
 

@@ -34,8 +34,13 @@ def build(settings: ReportingSettings) -> FastAPI:
         settings.min_group_size,
         settings.benchmark_min_units,
         load_benchmark_file(settings.benchmark_file) if settings.benchmark_file else None,
-        settings.benchmark_keep_seconds,
     )
+
+    async def benchmarks_ahead() -> None:
+        await benchmarks.keep_fresh(
+            database, settings.publish_after_days, settings.show_week_in_progress, settings.benchmark_ahead_seconds
+        )
+
     register(broker, settings, telemetry, database, model)
     dashboard = build_dashboard(settings, database, rollups, bank, benchmarks) if settings.dashboard_client_id else None
     return service_app(
@@ -48,6 +53,7 @@ def build(settings: ReportingSettings) -> FastAPI:
             trends_router(settings, database, rollups, bank, benchmarks),
             *(dashboard.routers if dashboard else []),
         ],
+        background=[benchmarks_ahead],
         org_tree=OrgTreeProjection(database),
         sessions=dashboard.sessions if dashboard else None,
         error_pages=dashboard.errors if dashboard else None,

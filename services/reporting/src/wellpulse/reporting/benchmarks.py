@@ -1,13 +1,20 @@
 """The benchmark reporting's bands are drawn against: a loaded file, or the organisation's own
-teams over the same window (``common.benchmark``), kept for a few minutes per window so a leader's
-page never pays for reading every team."""
+teams over the same window (``common.benchmark``).
+
+Taking the organisation's benchmark reads every team's rows for the window, about a million at
+15,000 teams; so it is taken once per window and kept in the database (``benchmark_store``), used
+while no response has been counted into the window since and the tree has not changed, and taken
+ahead for the windows the dashboard offers, ending at the latest week shown (``keep_fresh``). Once
+a week is shown its responses are in, so a kept benchmark of shown weeks holds until the tree
+changes: a leader's page pays one indexed statement for it, whatever the organisation's size.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -16,13 +23,33 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wellpulse.common.bank import HseScale
-from wellpulse.common.benchmark import Lines, TeamWeek, band_lines, team_means
-from wellpulse.common.measures import SCALE_PREFIX
+from wellpulse.common.benchmark import Lines
+from wellpulse.common.db import Database
+from wellpulse.common.measures import SCALE_PREFIX, scale_measure
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.common.settings import ConfigurationError
+from wellpulse.reporting import benchmark_store
+from wellpulse.reporting.publication import last_shown_week
 
-# How many windows' benchmarks are kept at once.
-KEPT_WINDOWS = 64
+log = logging.getLogger(__name__)
+
+# The windows (in weeks) taken ahead ending at the latest week shown: the dashboard's choices;
+# and the default window (the API's and the dashboard's) ending at each week of the year before.
+AHEAD_WINDOWS = (1, 4, 8, 13, 26)
+DEFAULT_WINDOW = 4
+AHEAD_WEEKS_BACK = 52
+
+
+def ahead(latest: date) -> list[tuple[date, date]]:
+    """The windows ``keep_fresh`` takes, the ones a leader most likely opens first."""
+    windows = [(latest - timedelta(weeks=weeks - 1), latest) for weeks in AHEAD_WINDOWS]
+    for back in range(1, AHEAD_WEEKS_BACK):
+        last = latest - timedelta(weeks=back)
+        windows.append((last - timedelta(weeks=DEFAULT_WINDOW - 1), last))
+    return windows
+
+
+SCALE_MEASURES = tuple(scale_measure(s.value) for s in HseScale)
 
 Score = Annotated[float, Field(ge=1, le=5)]
 
@@ -76,14 +103,15 @@ class Benchmark:
     lines: dict[str, Lines]
 
 
+ORGANISATION = "the organisation's teams"
+
+
 @dataclass
 class Benchmarks:
     rollups: SubtreeRollups
     k: int
     min_units: int
     file: BenchmarkFile | None = None
-    keep_seconds: float = 300.0
-    _kept: dict[tuple[date, date], tuple[float, Benchmark]] = field(default_factory=dict)
     _locks: dict[tuple[date, date], asyncio.Lock] = field(default_factory=dict)
 
     async def for_window(self, pool: asyncpg.Pool, first: date, last: date) -> Benchmark:
@@ -93,19 +121,49 @@ class Benchmarks:
                 self.file.name,
                 {s.value: Lines(v.p20, v.p50, v.p80) for s, v in self.file.scales.items()},
             )
+        schema = self.rollups.schema
+        if (lines := await benchmark_store.kept(pool, schema, first, last, SCALE_MEASURES)) is None:
+            lines = await self.take(pool, first, last)
+        return Benchmark("organisation", ORGANISATION, lines)
+
+    async def take(self, pool: asyncpg.Pool, first: date, last: date) -> dict[str, Lines]:
+        """Take the window's benchmark from every team's rows and keep it (or use the one another
+        request has just kept). Under the tree lock, so the tree neither moves nor is swapped
+        while it is taken, and the fingerprint is read before the teams' rows: a response counted
+        in between makes the kept benchmark look stale, never a stale one look fresh."""
+        schema = self.rollups.schema
         key = (first, last)
-        async with self._locks.setdefault(key, asyncio.Lock()):  # one read per window at a time
-            kept = self._kept.get(key)
-            if kept is not None and time.monotonic() - kept[0] < self.keep_seconds:
-                return kept[1]
-            sums = await self.rollups.team_sums(pool, first, last, SCALE_PREFIX)
-            rows = [TeamWeek(u, m.removeprefix(SCALE_PREFIX), s.n, s.total) for (u, _, m), s in sums.items()]
-            benchmark = Benchmark(
-                "organisation", "the organisation's teams", band_lines(team_means(rows, self.k), self.min_units)
-            )
-            self._kept[key] = (time.monotonic(), benchmark)
-        while len(self._kept) > KEPT_WINDOWS:  # windows asked for long ago go first
-            oldest = min(self._kept, key=lambda w: self._kept[w][0])
-            del self._kept[oldest]
-            self._locks.pop(oldest, None)
-        return benchmark
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one taking per window at a time in this process
+            if (lines := await benchmark_store.kept(pool, schema, first, last, SCALE_MEASURES)) is not None:
+                return lines
+            async with pool.acquire() as conn, conn.transaction():
+                await self.rollups.lock_shared(conn)
+                roots = await benchmark_store.roots(conn, schema)
+                responses = await benchmark_store.fingerprint(conn, schema, roots, first, last, SCALE_MEASURES)
+                cuts = await self.rollups.team_percentiles(
+                    conn, first, last, SCALE_PREFIX, self.k, (20, 50, 80), self.min_units
+                )
+                lines = {m.removeprefix(SCALE_PREFIX): Lines(c[0], c[1], c[2], n) for m, (n, c) in cuts.items()}
+                await benchmark_store.keep(conn, schema, first, last, roots, responses, lines)
+        if not lock.locked() and self._locks.get(key) is lock:
+            del self._locks[key]
+        return lines
+
+    async def keep_fresh(
+        self, database: Database, publish_after_days: int, in_progress: bool, every_seconds: float
+    ) -> None:
+        """Take ahead, every ``every_seconds``, the benchmark of the windows a leader most likely
+        opens (``ahead``) where no kept one holds (a background job). Shown weeks no longer move,
+        so after the first round this reads one kept row a window, until the tree changes; any
+        other window is taken when first asked for, and kept."""
+        if self.file is not None or every_seconds <= 0:
+            return
+        while True:
+            latest = last_shown_week(date.today(), publish_after_days, in_progress)  # as the API's
+            for first, last in ahead(latest):
+                try:
+                    await self.take(database.pool, first, last)  # reads the kept one first
+                except (asyncpg.PostgresError, OSError) as exc:  # the next round tries again
+                    log.warning("could not take the benchmark of %s to %s ahead: %s", first, last, exc)
+            await asyncio.sleep(every_seconds)

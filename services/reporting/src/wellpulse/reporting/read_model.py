@@ -12,7 +12,7 @@ from wellpulse.common.events import ResponseScored, monday_of
 from wellpulse.common.kafka import Received
 from wellpulse.common.orgtree import UnitState, apply_units
 from wellpulse.common.rollups import Contribution, SubtreeRollups
-from wellpulse.reporting import store
+from wellpulse.reporting import benchmark_store, store
 from wellpulse.reporting.measures import reporting_measures
 
 
@@ -52,5 +52,9 @@ async def apply_scored(conn: asyncpg.Connection, model: ReadModel, received: Seq
 
 async def apply_org_units(conn: asyncpg.Connection, model: ReadModel, latest: Mapping[str, UnitState]) -> None:
     """The units' latest states into the tree, inside the caller's transaction; the subtree
-    rollups of any unit that moved follow it (``common.orgtree.apply_units``)."""
+    rollups of any unit that moved follow it (``common.orgtree.apply_units``), and the benchmarks
+    kept for the old tree are forgotten (which units are teams may have changed)."""
+    if not latest:
+        return
     await apply_units(conn, model.schema, latest, model.rollups)
+    await benchmark_store.forget_all(conn, model.schema)

@@ -21,10 +21,10 @@ class ReportingSettings(OidcSettings, GroupSizeSettings):
     # Bands against a file (per HSE scale its 20th, 50th and 80th percentiles) instead of the
     # organisation's own teams; see README "Reporting".
     benchmark_file: Path | None = None
-    # The organisation's own benchmark needs at least this many teams on a scale, and is re-read
-    # at most this often per window.
+    # The organisation's own benchmark needs at least this many teams on a scale; the dashboard's
+    # windows ending at the latest week shown are taken ahead this often (0: only when asked for).
     benchmark_min_units: int = Field(default=5, ge=3)
-    benchmark_keep_seconds: float = Field(default=300.0, ge=0)
+    benchmark_ahead_seconds: float = Field(default=600.0, ge=0)
     # A week is shown from this many days after its Sunday, once its responses are in: figures that
     # still move would give each new response away by difference (see publication.py).
     publish_after_days: int = Field(default=1, ge=0, le=28)

@@ -40,6 +40,7 @@ ROLLUP = Columns(("unit_id", "week_start", "measure"), ("n", "total", "total_sq"
 # bookkeeping, signed-in sessions, anything not derived from the topics) stays as it is. A new
 # table derived from org.units or pulse.scored is one more line here, or a swap leaves it stale.
 # (applied_events' applied_on is when, not what: left out of the comparison, moved with its table.)
+# Not in it: `team_benchmarks`, taken from these tables rather than the topics; a swap empties it.
 # Not yet in it: `alerts`, projected from pulse.alerts (migration 0005). The rebuild does not replay
 # that topic, so a swap leaves the table in place for its live consumer, untouched and complete.
 TABLES = (

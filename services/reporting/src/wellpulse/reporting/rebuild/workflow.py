@@ -39,6 +39,7 @@ from wellpulse.common.events import ResponseScored
 from wellpulse.common.kafka import Received, decode_each
 from wellpulse.common.orgtree import latest_units
 from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
+from wellpulse.reporting import benchmark_store
 from wellpulse.reporting.app import MIGRATIONS
 from wellpulse.reporting.read_model import ReadModel, apply_org_units, apply_scored
 from wellpulse.reporting.rebuild import store
@@ -256,6 +257,7 @@ class Rebuild:
             await self.refuse_unsafe_swap()
             await store.move_tables(self.conn, SCHEMA, store.PREVIOUS)
             await store.move_tables(self.conn, store.REBUILT, SCHEMA)
+            await benchmark_store.forget_all(self.conn, SCHEMA)  # taken from the model just replaced
             await store.drop_schema(self.conn, store.REBUILT)  # its bookkeeping, nothing of the model
         held = time.monotonic() - locked
         self.progress.say(
