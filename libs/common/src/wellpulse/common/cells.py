@@ -10,12 +10,14 @@ of those that disclosure control hides; the loader starts with the first two and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
+import numpy as np
 
+from wellpulse.common import disclosure_many
 from wellpulse.common.disclosure import ChildrenUnknown, CountUnknown, OrgTree, shown_units
 from wellpulse.common.rollups import SubtreeRollups, Sums
 
@@ -80,7 +82,9 @@ def shown_cells(
     """For each week and measure, the focus units whose cell may be shown. May raise
     ``CountUnknown`` or ``ChildrenUnknown`` for the caller to load more of the tree."""
     measures = list(measures)
-    return {(week, measure): shown_cell(fragment, k, week, measure, focus) for week in weeks for measure in measures}
+    slots = [(week, measure) for week in weeks for measure in measures]
+    decided = shown_many_cells(fragment, k, slots, focus).decided
+    return {slot: decided[slot] if slot in decided else shown_cell(fragment, k, *slot, focus) for slot in slots}
 
 
 def shown_cell(fragment: Fragment, k: int, week: date, measure: str, focus: Collection[str]) -> frozenset[str]:
@@ -89,6 +93,43 @@ def shown_cell(fragment: Fragment, k: int, week: date, measure: str, focus: Coll
     if all(count(unit) < k for unit in focus):
         return frozenset()  # nothing to decide: none of them could be shown whatever the rest
     return shown_units(fragment.tree, count, k, focus=focus)
+
+
+@dataclass(frozen=True)
+class ManyCells:
+    """What ``common.disclosure_many`` decided of some cells at once (exactly as ``shown_cell``
+    would), and, of the others, which need children loaded (``wanting``, with the units in
+    ``wanted``); a cell in neither it could not take on (``shown_cell`` decides it)."""
+
+    decided: dict[Slot, frozenset[str]]
+    wanting: frozenset[Slot] = frozenset()
+    wanted: frozenset[str] = frozenset()
+
+
+def shown_many_cells(fragment: Fragment, k: int, slots: Sequence[Slot], focus: Collection[str]) -> ManyCells:
+    if not slots:
+        return ManyCells({})
+    plan = disclosure_many.plan(fragment.tree, focus)
+    if plan is None:
+        return ManyCells({})
+    assert fragment.counts is not None
+    try:
+        counts = disclosure_many.counts_matrix(plan, [fragment.counts.get(slot, {}) for slot in slots], fragment.loaded)
+    except CountUnknown:
+        return ManyCells({})
+    made = disclosure_many.shown_many(plan, counts, k)
+    units = plan.focus_units
+    sets: dict[bytes, frozenset[str]] = {}  # most cells show the same units: one set each
+    decided = {}
+    for row, slot in enumerate(slots):
+        if made.decided[row]:
+            pattern = made.shown[row]
+            key = pattern.tobytes()
+            if (shown := sets.get(key)) is None:
+                shown = sets[key] = frozenset(units[i] for i in np.flatnonzero(pattern))
+            decided[slot] = shown
+    wanting = frozenset(slot for row, slot in enumerate(slots) if not made.decided[row])
+    return ManyCells(decided, wanting, made.wanted)
 
 
 async def decide(
@@ -152,8 +193,17 @@ async def decide(
         fragment = Fragment(
             OrgTree(parents, complete=frozenset(complete)), sums, frozenset(loaded), headcounts, names, counts
         )
-        to_complete, still = set(), []
+        to_complete = set()
+        still: list[Slot] = []
+        many = shown_many_cells(fragment, k, undecided, focus)
+        cells.update(many.decided)
+        if many.wanted & complete:
+            raise AssertionError(f"children loaded already asked for again: {sorted(many.wanted & complete)}")
+        to_complete |= many.wanted
+        still.extend(slot for slot in undecided if slot in many.wanting)
         for week, measure in undecided:
+            if (week, measure) in many.decided or (week, measure) in many.wanting:
+                continue
             try:
                 cells[(week, measure)] = shown_cell(fragment, k, week, measure, focus)
             except (ChildrenUnknown, CountUnknown) as missing:

@@ -21,9 +21,10 @@ contributes to it is shown: window − window then only ever subtracts shown wee
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 
 class CountUnknown(LookupError):
@@ -86,6 +87,7 @@ class OrgTree:
 
 
 Count = Callable[[str], int]
+W = TypeVar("W")
 
 
 def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None = None) -> frozenset[str]:
@@ -137,7 +139,7 @@ def shown_units(tree: OrgTree, count: Count, k: int, focus: Iterable[str] | None
                 remainder -= below_n
                 heapq.heappush(below, (below_n, unit))
 
-    examine = _ancestors_first(tree, frozenset(wanted)) if wanted is not None else _top_down(tree)
+    examine = ancestors_first(tree, frozenset(wanted)) if wanted is not None else _top_down(tree)
     for unit in examine:
         if shown(unit):
             settle(unit)
@@ -154,7 +156,7 @@ def _top_down(tree: OrgTree) -> list[str]:
     return order
 
 
-def _ancestors_first(tree: OrgTree, focus: frozenset[str]) -> list[str]:
+def ancestors_first(tree: OrgTree, focus: frozenset[str]) -> list[str]:
     """Every unit above a focus unit, each after its parent: the units whose settling can hide one.
 
     A unit's own remainder never decides its own fate, only its descendants'; but settling an
@@ -177,5 +179,15 @@ def window_shown(unit: str, weeks: Mapping[str, frozenset[str]], counts: Mapping
     """Whether a figure over several weeks may name ``unit``: every week that contributes to it
     (a count above zero) shows the unit's cell. ``weeks`` maps each week to the units shown that
     week; ``counts`` each week to the unit's count."""
-    contributing = [week for week, n in counts.items() if n > 0]
-    return bool(contributing) and all(unit in weeks.get(week, frozenset()) for week in contributing)
+    return shown_over(unit, counts, lambda week: weeks.get(week, frozenset()), counts.__getitem__)
+
+
+def shown_over(unit: str, weeks: Iterable[W], shown: Callable[[W], Collection[str]], count: Callable[[W], int]) -> bool:
+    """``window_shown`` with the weeks' shown units and counts looked up as needed."""
+    contributing = False
+    for week in weeks:
+        if count(week) > 0:
+            if unit not in shown(week):
+                return False
+            contributing = True
+    return contributing

@@ -129,20 +129,24 @@ class SubtreeRollups:
         last_week: date,
         measures: Collection[str] | None = None,
         measure_prefixes: Collection[str] = (),
+        except_prefix: str | None = None,
     ) -> dict[Key, Sums]:
-        """Subtree sums for these units and weeks; with ``measures``/``measure_prefixes``, only those."""
+        """Subtree sums for these units and weeks; with ``measures``/``measure_prefixes``, only
+        those; with ``except_prefix``, none of the measures starting with it."""
         rows = await conn.fetch(
             f"""
             SELECT unit_id, week_start, measure, n, total, total_sq FROM {self.schema}.subtree_rollups
             WHERE unit_id = ANY($1::text[]) AND week_start BETWEEN $2 AND $3
               AND ($4::text[] IS NULL OR measure = ANY($4::text[])
                    OR measure LIKE ANY (SELECT p || '%' FROM unnest($5::text[]) AS p))
+              AND ($6::text IS NULL OR measure NOT LIKE $6 || '%')
             """,
             list(units),
             first_week,
             last_week,
             list(measures) if measures is not None else None,
             list(measure_prefixes),
+            except_prefix,
         )
         return {(r["unit_id"], r["week_start"], r["measure"]): Sums(r["n"], r["total"], r["total_sq"]) for r in rows}
 

@@ -5,7 +5,7 @@ view's rows can be set against each other and against any trend without giving a
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import asyncpg
@@ -42,8 +42,14 @@ class Around:
     def last_week(self) -> str:
         return iso_week_of(self.weeks[-1])
 
+    _figures: dict[tuple[str, str], Figure | None] = field(default_factory=dict, compare=False, repr=False)
+
     def figure(self, unit: str, measure: str) -> Figure | None:
-        return window_figure(self.fragment, self.shown, unit, self.weeks, measure)
+        """The unit's figure over the window, or None where it may not be shown (worked out once)."""
+        key = (unit, measure)
+        if key not in self._figures:
+            self._figures[key] = window_figure(self.fragment, self.shown, unit, self.weeks, measure)
+        return self._figures[key]
 
     def response_rate(self, row: Row) -> float | None:
         """Responses over the window per person per week, where the responses may be shown."""

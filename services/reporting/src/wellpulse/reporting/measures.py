@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from wellpulse.common.cells import Fragment, ShownCells
-from wellpulse.common.disclosure import window_shown
+from wellpulse.common.disclosure import shown_over
 from wellpulse.common.events import ResponseScored
 from wellpulse.common.measures import RESPONSES, answer_measures_of, measures_of
 from wellpulse.common.rollups import Sums
@@ -62,10 +62,14 @@ def window_figure(
     of shown weeks, and one window minus another only ever subtracts shown weeks. Its n counts
     responses, not people: one person answering four weeks is four responses.
     """
-    for needed in (measure, RESPONSES):
-        by_week = {str(w): shown.get((w, needed), frozenset()) for w in weeks}
-        counts = {str(w): fragment.count(unit, w, needed) for w in weeks}
-        if not window_shown(unit, by_week, counts):
-            return None
+    if not (_shown(fragment, shown, unit, weeks, measure) and _shown(fragment, shown, unit, weeks, RESPONSES)):
+        return None
     total = sum((fragment.sums.get((unit, w, measure), Sums()) for w in weeks), Sums())
     return figure(total) if total.n else None
+
+
+def _shown(fragment: Fragment, shown: ShownCells, unit: str, weeks: Sequence[date], measure: str) -> bool:
+    def shown_in(week: date) -> frozenset[str]:
+        return shown.get((week, measure), frozenset())
+
+    return shown_over(unit, weeks, shown_in, lambda week: fragment.count(unit, week, measure))

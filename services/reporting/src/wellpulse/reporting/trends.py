@@ -47,13 +47,12 @@ async def unit_trend(
 ) -> Trend:
     days = [last - timedelta(weeks=i) for i in reversed(range(weeks))]
     pool = database.pool
-    cells = await rollups.read(pool, [unit.unit_id], days[0], days[-1])
+    # Each item's 1-5 distribution is the items view's: a trend of per-score counts would be five
+    # more cells an item, each a disclosure decision (bench/reporting.py: 4x the CPU).
+    cells = await rollups.read(pool, [unit.unit_id], days[0], days[-1], except_prefix=ANSWER_PREFIX)
     by_week: dict[date, dict[str, Sums]] = defaultdict(dict)
     for (_, week, measure), sums in cells.items():
-        # Each item's 1-5 distribution is the items view's: a trend of per-score counts would be
-        # five more cells an item, each a disclosure decision (bench/reporting.py: 4x the CPU).
-        if not measure.startswith(ANSWER_PREFIX):
-            by_week[week][measure] = sums
+        by_week[week][measure] = sums
     chain = (await rollups.chains(pool, [unit.unit_id]))[unit.unit_id]
     measures = {RESPONSES} | {m for week in by_week.values() for m in week}
     _, shown = await decide(pool, rollups, chain, days, measures, k, focus=[unit.unit_id])
