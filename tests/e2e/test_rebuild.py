@@ -1,8 +1,9 @@
-"""``wellpulse-reporting rebuild`` against the live pipeline (intake, scoring and reporting as
-processes, on a broker and a database of their own): several weeks of a small organisation's
-responses, a team moved to another directorate and one disbanded, scored records delivered twice.
-The rebuilt read model equals the live one row for row, a corrupted live row is reported, and a
-swap while responses keep arriving leaves every response counted exactly once."""
+"""``wellpulse-reporting rebuild`` against the live pipeline (intake, scoring, alerts and reporting
+as processes, on a broker and a database of their own): several weeks of a small organisation's
+responses, a team moved to another directorate and one disbanded, scored records delivered twice,
+alerts raised, acknowledged and resolved. The rebuilt read model (alerts projection included)
+equals the live one row for row, a corrupted live row is reported, and a swap while responses
+keep arriving leaves every response counted exactly once and every alert's status as it was."""
 
 from __future__ import annotations
 
@@ -31,20 +32,27 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tests.e2e.support import Auth, Org, Roster, answers_for, drained, lone_service, own_broker, poll, submit
 from wellpulse.common.events import iso_week_of, monday_of
-from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES, PULSE_SCORED
+from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_RESPONSES, PULSE_SCORED
 from wellpulse.devstack.stack import Infrastructure
 from wellpulse.reporting.rebuild.store import TABLES
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("pulse-intake", "scoring", "reporting")
+SERVICES = ("pulse-intake", "scoring", "alerts", "reporting")
 # Each consumer group and what it consumes, in pipeline order.
 GROUPS = (
     ("wellpulse-scoring", PULSE_RESPONSES),
+    ("wellpulse-alerts.org-units", ORG_UNITS),
+    ("wellpulse-alerts.scored", PULSE_SCORED),
     ("wellpulse-reporting.org-units", ORG_UNITS),
     ("wellpulse-reporting.scored", PULSE_SCORED),
+    ("wellpulse-reporting.alerts", PULSE_ALERTS),
 )
 TEAMS = ("t1", "t2", "t3")
+# One small team in each directorate, where HR handles an alert: t5's is acknowledged, t6's resolved.
+ALERTED = ("t5", "t6")
+# An alert as both services keep it: the alerts service's table, and reporting's projection of it.
+ALERT_COLUMNS = "alert_id, unit_id, rule, family, window_end, status"
 
 
 @dataclass
@@ -52,6 +60,7 @@ class Pipeline:
     database_url: str
     bootstrap: str
     intake: str
+    alerts: str
     reporting: str
     auth: Auth
     org: Org
@@ -77,11 +86,53 @@ class Pipeline:
         for token in self.roster.tokens(pulse["pulse_id"], unit, count):
             self.submit(pulse, unit, token, rng)
 
-    def submit(self, pulse: dict[str, Any], unit: str, token: str, rng: random.Random) -> None:
-        answer = submit(self.intake, token, varied_answers(pulse, rng))
+    def submit(
+        self, pulse: dict[str, Any], unit: str, token: str, rng: random.Random, answers: dict[str, Any] | None = None
+    ) -> None:
+        answer = submit(self.intake, token, answers or varied_answers(pulse, rng))
         assert answer.status_code == 202, answer.text
         with self.lock:
             self.accepted[(unit, pulse["iso_week"])] += 1
+
+    def raise_alert(self, iso_week: str, team: str) -> str:
+        """Five of the team thinking of leaving: an intent-to-leave alert for the team, its id."""
+        pulse = self.round(iso_week)
+        for token in self.roster.tokens(pulse["pulse_id"], team, 5):
+            self.submit(pulse, team, token, random.Random(), answers_for(pulse, leaving=True))
+
+        def leaving() -> list[str]:
+            answer = httpx.get(f"{self.alerts}/v1/alerts", headers=self.auth.hr(team), timeout=30)
+            assert answer.status_code == 200, answer.text
+            return [a["alert_id"] for a in answer.json() if a["unit_id"] == team and a["family"] == "intent_to_leave"]
+
+        [alert_id] = poll(leaving, lambda found: len(found) == 1, f"an intent-to-leave alert for {team}")
+        return alert_id
+
+    def handle(self, alert_id: str, team: str, action: str) -> None:
+        """HR acknowledges or resolves the alert."""
+        body = {"note": "Stay conversations held; themes taken to leadership."} if action == "resolve" else {}
+        answer = httpx.post(
+            f"{self.alerts}/v1/alerts/{alert_id}/{action}", json=body, headers=self.auth.hr(team), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+
+    def alert_counts(self, unit: str) -> dict[str, Any]:
+        """What a leader of the unit reads: alerts by family, open, acknowledged and raised."""
+        answer = httpx.get(
+            f"{self.reporting}/v1/units/{unit}/alerts", params={"weeks": 8}, headers=self.auth.leader(unit), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        families: dict[str, Any] = answer.json()["families"]
+        return families
+
+    def alerts_mirrored(self) -> None:
+        """Reporting's projection holds every alert the alerts service keeps, each in its status:
+        raised alerts and HR's handling both reach it through pulse.alerts (the outbox relays them)."""
+        poll(
+            lambda: _alerts(self.database_url),
+            lambda both: both[0] == both[1] and len(both[0]) >= len(ALERTED),
+            "reporting's alerts equal the alerts service's",
+        )
 
     def move_people(self, unit: str, to: str) -> None:
         """Everyone on the roster in ``unit`` now works in ``to`` (a unit with staff cannot be removed)."""
@@ -147,6 +198,9 @@ async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[
                 "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
                 # Four weeks of history are answered now (development only).
                 "INTAKE_ANSWER_PAST_WEEKS": "true",
+                "ALERTS_CONSUMER_BATCH_SIZE": "50",
+                # HR's handling reaches pulse.alerts within a second or so.
+                "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
             }
             logs = tansu.root.parent / "logs"
             processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]
@@ -154,11 +208,13 @@ async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[
                 process.start()
             try:
                 await asyncio.gather(*(asyncio.to_thread(process.wait_ready) for process in processes))
-                intake, _, reporting = (process.url for process in processes)
+                intake, _, alerts, reporting = (process.url for process in processes)
                 org = Org(intake, auth.admin)
                 org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
                 org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
-                yield Pipeline(database_url, tansu.bootstrap, intake, reporting, auth, org, Roster(intake, auth.admin))
+                org.add(("t5", "d1", 6), ("t6", "d2", 6))
+                roster = Roster(intake, auth.admin)
+                yield Pipeline(database_url, tansu.bootstrap, intake, alerts, reporting, auth, org, roster)
             finally:
                 for process in processes:
                     process.stop()
@@ -177,6 +233,14 @@ def _responses(database_url: str, table: str) -> dict[tuple[str, date], int]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(f"SELECT unit_id, week_start, n FROM reporting.{table} WHERE measure = 'responses'")
         return {(unit, week): n for unit, week, n in rows}
+
+
+def _alerts(database_url: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """Every alert as the alerts service keeps it, and as reporting's projection has it."""
+    with psycopg.connect(database_url) as conn:
+        source = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts.alerts").fetchall()
+        projected = conn.execute(f"SELECT {ALERT_COLUMNS} FROM reporting.alerts").fetchall()
+    return set(source), set(projected)
 
 
 def _rows(database_url: str, schema: str, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
@@ -246,8 +310,15 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     for week in weeks[2:]:
         for team in TEAMS:
             p.answer(week, team, 6, rng)
+    # An alert in each small team, one team after the other (tests/e2e/test_access.py says why);
+    # HR acknowledges t5's, and acknowledges then resolves t6's.
+    acknowledged, resolved = (p.raise_alert(weeks[-1], team) for team in ALERTED)
+    p.handle(acknowledged, "t5", "acknowledge")
+    p.handle(resolved, "t6", "acknowledge")
+    p.handle(resolved, "t6", "resolve")
     redelivered = await _deliver_again(p.bootstrap, 12)
     await p.settle()
+    p.alerts_mirrored()
 
     first = monday_of(weeks[0])
     live = _responses(p.database_url, "subtree_rollups")
@@ -263,15 +334,23 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     replayed = report["replayed"]["pulse.scored"]
     assert replayed["applied"] == p.total
     assert replayed["duplicates"] >= redelivered
-    assert report["replayed"]["org.units"]["applied"] >= 7
+    assert report["replayed"]["org.units"]["applied"] >= 9
+    # Every alert raised, and each of HR's three handlings, read from pulse.alerts.
+    assert report["replayed"]["pulse.alerts"]["applied"] >= len(_alerts(p.database_url)[0]) + 3
     # The same, checked here without the command's own diff: both schemas, row for row.
     for table in TABLES:
         assert report["tables"][table.name]["live_rows"] > 0
         _equal_row_for_row(
             _rows(p.database_url, "reporting", table.name), _rows(p.database_url, "reporting_rebuild", table.name)
         )
+    # HR's handling replayed too: the rebuilt projection has each alert in the status HR left it.
+    status = {
+        str(alert_id): values[4] for (alert_id,), values in _rows(p.database_url, "reporting_rebuild", "alerts").items()
+    }
+    assert (status[acknowledged], status[resolved]) == ("acknowledged", "resolved")
 
-    # One live count off by one, one live total off by half a point: both reported, nothing else.
+    # One live count off by one, one live total off by half a point, one resolved alert open again
+    # in the live projection: each reported, nothing else.
     with psycopg.connect(p.database_url) as conn:
         [(n,)] = conn.execute(
             "SELECT n FROM reporting.subtree_rollups WHERE unit_id = 'd2' AND week_start = %s "
@@ -293,6 +372,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
             "AND measure = %s",
             (first, measure),
         )
+        conn.execute("UPDATE reporting.alerts SET status = 'open' WHERE alert_id = %s", (resolved,))
     try:
         corrupted = await asyncio.to_thread(p.rebuild, "--compare")
     finally:
@@ -306,6 +386,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
                 "UPDATE reporting.own_rollups SET total = %s WHERE unit_id = 't1' AND week_start = %s AND measure = %s",
                 (total, first, measure),
             )
+            conn.execute("UPDATE reporting.alerts SET status = 'resolved' WHERE alert_id = %s", (resolved,))
 
     assert corrupted.returncode == 1, corrupted.stderr
     differences = json.loads(corrupted.stdout)
@@ -316,6 +397,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
         "applied_events": 0,
         "own_rollups": 1,
         "subtree_rollups": 1,
+        "alerts": 1,
     }
     [subtree] = tables["subtree_rollups"]["examples"]
     assert subtree["key"] == {"unit_id": "d2", "week_start": first.isoformat(), "measure": "responses"}
@@ -323,6 +405,9 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     [own] = tables["own_rollups"]["examples"]
     assert own["key"] == {"unit_id": "t1", "week_start": first.isoformat(), "measure": measure}
     assert own["live"]["total"] == pytest.approx(own["rebuilt"]["total"] + 0.5)
+    [alert] = tables["alerts"]["examples"]
+    assert alert["key"] == {"alert_id": resolved}
+    assert (alert["live"]["status"], alert["rebuilt"]["status"]) == ("open", "resolved")
     assert "the read models differ" in corrupted.stderr
 
 
@@ -352,10 +437,16 @@ class Traffic(threading.Thread):
         return sum(1 for t in self.accepted_at if t > moment)
 
 
-async def test_a_swap_under_live_traffic_counts_every_response_exactly_once(pipeline: Pipeline) -> None:
+async def test_a_swap_under_live_traffic_counts_every_response_exactly_once_and_keeps_alert_counts(
+    pipeline: Pipeline,
+) -> None:
     p = pipeline
     week = iso_week_of(date.today())
     pulse = p.round(week)
+    # What leaders read of the handled alerts before the swap (the traffic answers other teams).
+    handled = {team: p.alert_counts(team) for team in ALERTED}
+    assert handled["t5"]["intent_to_leave"] == {"open": 0, "acknowledged": 1, "raised": 1}
+    assert handled["t6"]["intent_to_leave"] == {"open": 0, "acknowledged": 0, "raised": 1}
     tokens = [(team, token) for team in TEAMS for token in p.roster.tokens(pulse["pulse_id"], team, 200)]
     random.Random(3).shuffle(tokens)
     traffic = Traffic(p, pulse, tokens)
@@ -392,6 +483,14 @@ async def test_a_swap_under_live_traffic_counts_every_response_exactly_once(pipe
         assert conn.execute("SELECT count(*) FROM reporting.applied_events").fetchone() == (p.total,)
         schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'reporting%' ORDER BY 1")
         assert [row[0] for row in schemas] == ["reporting", "reporting_previous"]
+
+    # The swapped-in alerts projection is the alerts service's, status for status (alerts the
+    # traffic raised meanwhile included), and leaders read the same counts as before the swap.
+    p.alerts_mirrored()
+    assert {team: p.alert_counts(team) for team in ALERTED} == handled
+    with psycopg.connect(p.database_url) as conn:
+        [(replaced,)] = conn.execute("SELECT count(*) FROM reporting_previous.alerts").fetchall()
+    assert replaced >= len(ALERTED), "the swap replaced the live alerts table too"
 
     # The swapped-in schema is the service's own: it serves trends, needs no migration, and a
     # fresh rebuild equals it.

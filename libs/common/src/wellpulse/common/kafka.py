@@ -138,6 +138,20 @@ def decode_each(
     return good, bad
 
 
+def decode_each_of(
+    records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
+) -> tuple[list[Received[Any]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+    """As ``decode_each``, for a topic carrying several event types (each record by its type)."""
+    good: list[Received[Any]] = []
+    bad: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+    for record in records:
+        try:
+            good.append(Received(record, decode_any(record.value or b"", payloads)))
+        except ContractViolation as exc:
+            bad.append((record, str(exc)))
+    return good, bad
+
+
 class BatchDecoder(Protocol):
     """Decodes a batch and deals with what does not decode: a live consumer dead-letters it
     (``DeadLetters.decode_batch``); a replay, which reads records already dead-lettered, skips it."""
@@ -172,12 +186,9 @@ class DeadLetters:
         self, records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
     ) -> list[Received[Any]]:
         """As ``decode_batch``, for a topic carrying several event types (each record by its type)."""
-        good: list[Received[Any]] = []
-        for record in records:
-            try:
-                good.append(Received(record, decode_any(record.value or b"", payloads)))
-            except ContractViolation as exc:
-                await self.reject(record, str(exc))
+        good, bad = decode_each_of(records, payloads)
+        for record, reason in bad:
+            await self.reject(record, reason)
         return good
 
     async def reject(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
