@@ -10,49 +10,33 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import random
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tests.e2e.support import Auth, Org, Roster, answers_for, drained, lone_service, own_broker, poll, submit
+from tests.e2e.rebuild_support import SERVICES, alerts_both, alerts_mirrored, reporting_command, settle
+from tests.e2e.support import Auth, Org, Roster, answers_for, own_pipeline, poll, submit
 from wellpulse.common.events import iso_week_of, monday_of
-from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_RESPONSES, PULSE_SCORED
+from wellpulse.common.topics import PULSE_SCORED
 from wellpulse.devstack.stack import Infrastructure
 from wellpulse.reporting.rebuild.store import TABLES
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("pulse-intake", "scoring", "alerts", "reporting")
-# Each consumer group and what it consumes, in pipeline order.
-GROUPS = (
-    ("wellpulse-scoring", PULSE_RESPONSES),
-    ("wellpulse-alerts.org-units", ORG_UNITS),
-    ("wellpulse-alerts.scored", PULSE_SCORED),
-    ("wellpulse-reporting.org-units", ORG_UNITS),
-    ("wellpulse-reporting.scored", PULSE_SCORED),
-    ("wellpulse-reporting.alerts", PULSE_ALERTS),
-)
 TEAMS = ("t1", "t2", "t3")
 # One small team in each directorate, where HR handles an alert: t5's is acknowledged, t6's resolved.
 ALERTED = ("t5", "t6")
-# An alert as both services keep it: the alerts service's table, and reporting's projection of it.
-ALERT_COLUMNS = "alert_id, unit_id, rule, family, window_end, status"
 
 
 @dataclass
@@ -125,14 +109,8 @@ class Pipeline:
         families: dict[str, Any] = answer.json()["families"]
         return families
 
-    def alerts_mirrored(self) -> None:
-        """Reporting's projection holds every alert the alerts service keeps, each in its status:
-        raised alerts and HR's handling both reach it through pulse.alerts (the outbox relays them)."""
-        poll(
-            lambda: _alerts(self.database_url),
-            lambda both: both[0] == both[1] and len(both[0]) >= len(ALERTED),
-            "reporting's alerts equal the alerts service's",
-        )
+    def alerts_mirrored(self) -> set[tuple[Any, ...]]:
+        return alerts_mirrored(self.database_url, len(ALERTED))
 
     def move_people(self, unit: str, to: str) -> None:
         """Everyone on the roster in ``unit`` now works in ``to`` (a unit with staff cannot be removed)."""
@@ -151,22 +129,13 @@ class Pipeline:
         return respondents
 
     async def settle(self) -> None:
-        """Every consumer has committed everything on its topic: nothing left in flight."""
-        for group, topic in GROUPS:
-            await drained(self.bootstrap, group, topic)
+        await settle(self.bootstrap)
 
     def rebuild(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.command("rebuild", *args)
+        return reporting_command(self.database_url, self.bootstrap, "rebuild", *args)
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "REPORTING_ENVIRONMENT": "development",
-            "REPORTING_DATABASE_URL": self.database_url,
-            "REPORTING_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-        }
-        script = Path(sys.executable).parent / "wellpulse-reporting"
-        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+        return reporting_command(self.database_url, self.bootstrap, *args)
 
 
 def varied_answers(pulse: dict[str, Any], rng: random.Random) -> dict[str, int | str]:
@@ -184,43 +153,26 @@ def varied_answers(pulse: dict[str, Any], rng: random.Random) -> dict[str, int |
 
 @pytest.fixture(scope="module")
 async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[Pipeline]:
-    admin = await asyncpg.connect(infrastructure.database_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = f"{infrastructure.database_url.rpartition('/')[0]}/{name}"
-    try:
-        async with own_broker() as tansu:
-            # Small batches: many live transactions, so the swap meets some in flight.
-            env = {
-                "SCORING_CONSUMER_BATCH_SIZE": "50",
-                "REPORTING_CONSUMER_BATCH_SIZE": "50",
-                # The swap test reads this week's trend as it fills (development only).
-                "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
-                # Four weeks of history are answered now (development only).
-                "INTAKE_ANSWER_PAST_WEEKS": "true",
-                "ALERTS_CONSUMER_BATCH_SIZE": "50",
-                # HR's handling reaches pulse.alerts within a second or so.
-                "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
-            }
-            logs = tansu.root.parent / "logs"
-            processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]
-            for process in processes:
-                process.start()
-            try:
-                await asyncio.gather(*(asyncio.to_thread(process.wait_ready) for process in processes))
-                intake, _, alerts, reporting = (process.url for process in processes)
-                org = Org(intake, auth.admin)
-                org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
-                org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
-                org.add(("t5", "d1", 6), ("t6", "d2", 6))
-                roster = Roster(intake, auth.admin)
-                yield Pipeline(database_url, tansu.bootstrap, intake, alerts, reporting, auth, org, roster)
-            finally:
-                for process in processes:
-                    process.stop()
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    # Small batches: many live transactions, so the swap meets some in flight.
+    env = {
+        "SCORING_CONSUMER_BATCH_SIZE": "50",
+        "REPORTING_CONSUMER_BATCH_SIZE": "50",
+        "ALERTS_CONSUMER_BATCH_SIZE": "50",
+        # HR's handling reaches pulse.alerts within a second or so.
+        "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
+        # The swap test reads this week's trend as it fills (development only).
+        "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
+        # Four weeks of history are answered now (development only).
+        "INTAKE_ANSWER_PAST_WEEKS": "true",
+    }
+    async with own_pipeline(infrastructure.database_url, auth.issuer_url, SERVICES, env) as own:
+        intake, alerts, reporting = (own.urls[s] for s in ("pulse-intake", "alerts", "reporting"))
+        org = Org(intake, auth.admin)
+        org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
+        org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
+        org.add(("t5", "d1", 6), ("t6", "d2", 6))
+        roster = Roster(intake, auth.admin)
+        yield Pipeline(own.database_url, own.bootstrap, intake, alerts, reporting, auth, org, roster)
 
 
 def _counted(database_url: str) -> int:
@@ -233,14 +185,6 @@ def _responses(database_url: str, table: str) -> dict[tuple[str, date], int]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(f"SELECT unit_id, week_start, n FROM reporting.{table} WHERE measure = 'responses'")
         return {(unit, week): n for unit, week, n in rows}
-
-
-def _alerts(database_url: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
-    """Every alert as the alerts service keeps it, and as reporting's projection has it."""
-    with psycopg.connect(database_url) as conn:
-        source = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts.alerts").fetchall()
-        projected = conn.execute(f"SELECT {ALERT_COLUMNS} FROM reporting.alerts").fetchall()
-    return set(source), set(projected)
 
 
 def _rows(database_url: str, schema: str, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
@@ -336,7 +280,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     assert replayed["duplicates"] >= redelivered
     assert report["replayed"]["org.units"]["applied"] >= 9
     # Every alert raised, and each of HR's three handlings, read from pulse.alerts.
-    assert report["replayed"]["pulse.alerts"]["applied"] >= len(_alerts(p.database_url)[0]) + 3
+    assert report["replayed"]["pulse.alerts"]["applied"] >= len(alerts_both(p.database_url)[0]) + 3
     # The same, checked here without the command's own diff: both schemas, row for row.
     for table in TABLES:
         assert report["tables"][table.name]["live_rows"] > 0
