@@ -36,6 +36,20 @@ WEEK = date(2026, 11, 16)
 LIVE = ReadModel.in_schema("reporting")
 
 
+async def _ready(database_url: str, bootstrap: str) -> ReportingSettings:
+    """Reporting's settings for the test's database and broker, its topics made, its schema migrated."""
+    settings = ReportingSettings(
+        environment="development",
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_enable_idempotence=False,
+        kafka_partitions=2,
+    )
+    await ensure_topics(settings)
+    apply_migrations(database_url, "reporting", MIGRATIONS)
+    return settings
+
+
 async def _publish(bootstrap: str, records: list[bytes], topic: str = PULSE_SCORED) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -68,15 +82,7 @@ async def _responses(pool: asyncpg.Pool, schema: str) -> Any:
 
 async def test_batches_in_flight_across_the_swap_are_counted_once(fresh_database: str) -> None:
     async with own_broker() as tansu:
-        settings = ReportingSettings(
-            environment="development",
-            database_url=fresh_database,
-            kafka_bootstrap_servers=tansu.bootstrap,
-            kafka_enable_idempotence=False,
-            kafka_partitions=2,
-        )
-        await ensure_topics(settings)
-        apply_migrations(fresh_database, "reporting", MIGRATIONS)
+        settings = await _ready(fresh_database, tansu.bootstrap)
         applied, in_flight, arriving, after = (scored("team", WEEK) for _ in range(4))
         await _publish(tansu.bootstrap, [applied, in_flight, arriving])
         async with asyncpg.create_pool(fresh_database, min_size=3, max_size=3) as pool:
@@ -128,15 +134,7 @@ async def test_batches_in_flight_across_the_swap_are_counted_once(fresh_database
 
 async def test_a_swap_that_would_lose_what_the_topics_no_longer_hold_is_refused(fresh_database: str) -> None:
     async with own_broker() as tansu:
-        settings = ReportingSettings(
-            environment="development",
-            database_url=fresh_database,
-            kafka_bootstrap_servers=tansu.bootstrap,
-            kafka_enable_idempotence=False,
-            kafka_partitions=2,
-        )
-        await ensure_topics(settings)
-        apply_migrations(fresh_database, "reporting", MIGRATIONS)
+        settings = await _ready(fresh_database, tansu.bootstrap)
         # A team removed long ago: compaction has dropped its last state from org.units, the live
         # tree still knows where it sat.
         async with asyncpg.create_pool(fresh_database, min_size=1, max_size=1) as pool:
@@ -155,15 +153,7 @@ async def test_a_swap_that_would_lose_what_the_topics_no_longer_hold_is_refused(
 
 async def test_a_swap_that_would_drop_responses_retention_has_deleted_is_refused(fresh_database: str) -> None:
     async with own_broker() as tansu:
-        settings = ReportingSettings(
-            environment="development",
-            database_url=fresh_database,
-            kafka_bootstrap_servers=tansu.bootstrap,
-            kafka_enable_idempotence=False,
-            kafka_partitions=2,
-        )
-        await ensure_topics(settings)
-        apply_migrations(fresh_database, "reporting", MIGRATIONS)
+        settings = await _ready(fresh_database, tansu.bootstrap)
         kept, deleted = scored("team", WEEK), scored("team", WEEK)
         await _publish(tansu.bootstrap, [kept])  # the other one counted live, then deleted from the topic
         async with asyncpg.create_pool(fresh_database, min_size=1, max_size=1) as pool:
@@ -184,15 +174,7 @@ async def test_a_swap_that_would_drop_responses_retention_has_deleted_is_refused
 
 async def test_a_swap_that_would_drop_alerts_retention_has_deleted_is_refused(fresh_database: str) -> None:
     async with own_broker() as tansu:
-        settings = ReportingSettings(
-            environment="development",
-            database_url=fresh_database,
-            kafka_bootstrap_servers=tansu.bootstrap,
-            kafka_enable_idempotence=False,
-            kafka_partitions=2,
-        )
-        await ensure_topics(settings)
-        apply_migrations(fresh_database, "reporting", MIGRATIONS)
+        settings = await _ready(fresh_database, tansu.bootstrap)
         kept, deleted = raised(uuid.uuid4(), "team", "bullying"), raised(uuid.uuid4(), "team", "caseload")
         await _publish(tansu.bootstrap, [kept], PULSE_ALERTS)  # the other one applied live, then deleted
         async with asyncpg.create_pool(fresh_database, min_size=1, max_size=1) as pool:
@@ -216,15 +198,7 @@ async def _schemas(pool: asyncpg.Pool) -> list[str]:
 
 async def test_a_swap_that_would_leave_a_view_on_the_replaced_tables_is_refused(fresh_database: str) -> None:
     async with own_broker() as tansu:
-        settings = ReportingSettings(
-            environment="development",
-            database_url=fresh_database,
-            kafka_bootstrap_servers=tansu.bootstrap,
-            kafka_enable_idempotence=False,
-            kafka_partitions=2,
-        )
-        await ensure_topics(settings)
-        apply_migrations(fresh_database, "reporting", MIGRATIONS)
+        settings = await _ready(fresh_database, tansu.bootstrap)
         async with asyncpg.create_pool(fresh_database, min_size=1, max_size=1) as pool:
             await pool.execute(
                 "CREATE VIEW reporting.weekly AS SELECT week_start, sum(n) FROM reporting.own_rollups GROUP BY 1"

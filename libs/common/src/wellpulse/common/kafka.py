@@ -128,25 +128,24 @@ def decode_each(
     records: Sequence[ConsumerRecord[bytes, bytes]], payload: type[P]
 ) -> tuple[list[Received[P]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
     """The records that decode, and each one that does not with the reason."""
-    good: list[Received[P]] = []
-    bad: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
-    for record in records:
-        try:
-            good.append(Received(record, decode(record.value or b"", payload)))
-        except ContractViolation as exc:
-            bad.append((record, str(exc)))
-    return good, bad
+    return _decode_each(records, lambda raw: decode(raw, payload))
 
 
 def decode_each_of(
     records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
 ) -> tuple[list[Received[Any]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
     """As ``decode_each``, for a topic carrying several event types (each record by its type)."""
+    return _decode_each(records, lambda raw: decode_any(raw, payloads))
+
+
+def _decode_each(
+    records: Sequence[ConsumerRecord[bytes, bytes]], decode_one: Callable[[bytes], Envelope[Any]]
+) -> tuple[list[Received[Any]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
     good: list[Received[Any]] = []
     bad: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
     for record in records:
         try:
-            good.append(Received(record, decode_any(record.value or b"", payloads)))
+            good.append(Received(record, decode_one(record.value or b"")))
         except ContractViolation as exc:
             bad.append((record, str(exc)))
     return good, bad
