@@ -42,7 +42,7 @@ def refuse_opening(iso_week: str, today: date, late_answer_days: int, past_weeks
         return None
     return (
         f"{iso_week} is over: a link takes answers until {late_answer_days} day(s) after its week's Sunday "
-        f"(INTAKE_LATE_ANSWER_DAYS), so this week's would have until {last_answer_day(iso_week, late_answer_days)} "
+        f"(INTAKE_LATE_ANSWER_DAYS), so its links took answers until {last_answer_day(iso_week, late_answer_days)} "
         f"and would take none now. A round can be opened for {first_week_taking_answers(today, late_answer_days)} "
         "or any later week."
     )
