@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
@@ -295,3 +296,38 @@ async def standalone_intake(database_url: str, issuer_url: str, env: dict[str, s
             yield LonelyIntake(tansu, intake, database_url)
         finally:
             intake.stop()
+
+
+@dataclass
+class OwnPipeline:
+    database_url: str
+    bootstrap: str
+    urls: dict[str, str]
+
+
+@asynccontextmanager
+async def own_pipeline(
+    admin_database_url: str, issuer_url: str, services: tuple[str, ...], env: dict[str, str]
+) -> AsyncIterator[OwnPipeline]:
+    """These services as processes on a database and a broker of their own (the database dropped
+    after), for a test that replays or compares whole topics, which the shared stack's are not."""
+    admin = await asyncpg.connect(admin_database_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = f"{admin_database_url.rpartition('/')[0]}/{name}"
+    try:
+        async with own_broker() as tansu:
+            logs = tansu.root.parent / "logs"
+            processes = [lone_service(s, database_url, tansu.bootstrap, issuer_url, logs, env) for s in services]
+            for process in processes:
+                process.start()
+            try:
+                await asyncio.gather(*(asyncio.to_thread(process.wait_ready) for process in processes))
+                urls = {service: process.url for service, process in zip(services, processes, strict=True)}
+                yield OwnPipeline(database_url, tansu.bootstrap, urls)
+            finally:
+                for process in processes:
+                    process.stop()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

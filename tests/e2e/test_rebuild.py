@@ -1,50 +1,42 @@
-"""``wellpulse-reporting rebuild`` against the live pipeline (intake, scoring and reporting as
-processes, on a broker and a database of their own): several weeks of a small organisation's
-responses, a team moved to another directorate and one disbanded, scored records delivered twice.
-The rebuilt read model equals the live one row for row, a corrupted live row is reported, and a
-swap while responses keep arriving leaves every response counted exactly once."""
+"""``wellpulse-reporting rebuild`` against the live pipeline (intake, scoring, alerts and reporting
+as processes, on a broker and a database of their own): several weeks of a small organisation's
+responses, a team moved to another directorate and one disbanded, scored records delivered twice,
+alerts raised, acknowledged and resolved. The rebuilt read model (alerts projection included)
+equals the live one row for row, a corrupted live row is reported, and a swap while responses
+keep arriving leaves every response counted exactly once and every alert's status as it was."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import math
-import os
 import random
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tests.e2e.support import Auth, Org, Roster, answers_for, drained, lone_service, own_broker, poll, submit
+from tests.e2e.rebuild_support import SERVICES, alerts_both, alerts_mirrored, reporting_command, settle
+from tests.e2e.support import Auth, Org, Roster, answers_for, own_pipeline, poll, submit
 from wellpulse.common.events import iso_week_of, monday_of
-from wellpulse.common.topics import ORG_UNITS, PULSE_RESPONSES, PULSE_SCORED
+from wellpulse.common.topics import PULSE_SCORED
 from wellpulse.devstack.stack import Infrastructure
 from wellpulse.reporting.rebuild.store import TABLES
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("pulse-intake", "scoring", "reporting")
-# Each consumer group and what it consumes, in pipeline order.
-GROUPS = (
-    ("wellpulse-scoring", PULSE_RESPONSES),
-    ("wellpulse-reporting.org-units", ORG_UNITS),
-    ("wellpulse-reporting.scored", PULSE_SCORED),
-)
 TEAMS = ("t1", "t2", "t3")
+# One small team in each directorate, where HR handles an alert: t5's is acknowledged, t6's resolved.
+ALERTED = ("t5", "t6")
 
 
 @dataclass
@@ -52,6 +44,7 @@ class Pipeline:
     database_url: str
     bootstrap: str
     intake: str
+    alerts: str
     reporting: str
     auth: Auth
     org: Org
@@ -77,11 +70,47 @@ class Pipeline:
         for token in self.roster.tokens(pulse["pulse_id"], unit, count):
             self.submit(pulse, unit, token, rng)
 
-    def submit(self, pulse: dict[str, Any], unit: str, token: str, rng: random.Random) -> None:
-        answer = submit(self.intake, token, varied_answers(pulse, rng))
+    def submit(
+        self, pulse: dict[str, Any], unit: str, token: str, rng: random.Random, answers: dict[str, Any] | None = None
+    ) -> None:
+        answer = submit(self.intake, token, answers or varied_answers(pulse, rng))
         assert answer.status_code == 202, answer.text
         with self.lock:
             self.accepted[(unit, pulse["iso_week"])] += 1
+
+    def raise_alert(self, iso_week: str, team: str) -> str:
+        """Five of the team thinking of leaving: an intent-to-leave alert for the team, its id."""
+        pulse = self.round(iso_week)
+        for token in self.roster.tokens(pulse["pulse_id"], team, 5):
+            self.submit(pulse, team, token, random.Random(), answers_for(pulse, leaving=True))
+
+        def leaving() -> list[str]:
+            answer = httpx.get(f"{self.alerts}/v1/alerts", headers=self.auth.hr(team), timeout=30)
+            assert answer.status_code == 200, answer.text
+            return [a["alert_id"] for a in answer.json() if a["unit_id"] == team and a["family"] == "intent_to_leave"]
+
+        [alert_id] = poll(leaving, lambda found: len(found) == 1, f"an intent-to-leave alert for {team}")
+        return alert_id
+
+    def handle(self, alert_id: str, team: str, action: str) -> None:
+        """HR acknowledges or resolves the alert."""
+        body = {"note": "Stay conversations held; themes taken to leadership."} if action == "resolve" else {}
+        answer = httpx.post(
+            f"{self.alerts}/v1/alerts/{alert_id}/{action}", json=body, headers=self.auth.hr(team), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+
+    def alert_counts(self, unit: str) -> dict[str, Any]:
+        """What a leader of the unit reads: alerts by family, open, acknowledged and raised."""
+        answer = httpx.get(
+            f"{self.reporting}/v1/units/{unit}/alerts", params={"weeks": 8}, headers=self.auth.leader(unit), timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        families: dict[str, Any] = answer.json()["families"]
+        return families
+
+    def alerts_mirrored(self) -> set[tuple[Any, ...]]:
+        return alerts_mirrored(self.database_url, len(ALERTED))
 
     def move_people(self, unit: str, to: str) -> None:
         """Everyone on the roster in ``unit`` now works in ``to`` (a unit with staff cannot be removed)."""
@@ -100,22 +129,13 @@ class Pipeline:
         return respondents
 
     async def settle(self) -> None:
-        """Every consumer has committed everything on its topic: nothing left in flight."""
-        for group, topic in GROUPS:
-            await drained(self.bootstrap, group, topic)
+        await settle(self.bootstrap)
 
     def rebuild(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.command("rebuild", *args)
+        return reporting_command(self.database_url, self.bootstrap, "rebuild", *args)
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "REPORTING_ENVIRONMENT": "development",
-            "REPORTING_DATABASE_URL": self.database_url,
-            "REPORTING_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-        }
-        script = Path(sys.executable).parent / "wellpulse-reporting"
-        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+        return reporting_command(self.database_url, self.bootstrap, *args)
 
 
 def varied_answers(pulse: dict[str, Any], rng: random.Random) -> dict[str, int | str]:
@@ -133,38 +153,26 @@ def varied_answers(pulse: dict[str, Any], rng: random.Random) -> dict[str, int |
 
 @pytest.fixture(scope="module")
 async def pipeline(infrastructure: Infrastructure, auth: Auth) -> AsyncIterator[Pipeline]:
-    admin = await asyncpg.connect(infrastructure.database_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = f"{infrastructure.database_url.rpartition('/')[0]}/{name}"
-    try:
-        async with own_broker() as tansu:
-            # Small batches: many live transactions, so the swap meets some in flight.
-            env = {
-                "SCORING_CONSUMER_BATCH_SIZE": "50",
-                "REPORTING_CONSUMER_BATCH_SIZE": "50",
-                # The swap test reads this week's trend as it fills (development only).
-                "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
-                # Four weeks of history are answered now (development only).
-                "INTAKE_ANSWER_PAST_WEEKS": "true",
-            }
-            logs = tansu.root.parent / "logs"
-            processes = [lone_service(s, database_url, tansu.bootstrap, auth.issuer_url, logs, env) for s in SERVICES]
-            for process in processes:
-                process.start()
-            try:
-                await asyncio.gather(*(asyncio.to_thread(process.wait_ready) for process in processes))
-                intake, _, reporting = (process.url for process in processes)
-                org = Org(intake, auth.admin)
-                org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
-                org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
-                yield Pipeline(database_url, tansu.bootstrap, intake, reporting, auth, org, Roster(intake, auth.admin))
-            finally:
-                for process in processes:
-                    process.stop()
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    # Small batches: many live transactions, so the swap meets some in flight.
+    env = {
+        "SCORING_CONSUMER_BATCH_SIZE": "50",
+        "REPORTING_CONSUMER_BATCH_SIZE": "50",
+        "ALERTS_CONSUMER_BATCH_SIZE": "50",
+        # HR's handling reaches pulse.alerts within a second or so.
+        "ALERTS_OUTBOX_INTERVAL_SECONDS": "1",
+        # The swap test reads this week's trend as it fills (development only).
+        "REPORTING_SHOW_WEEK_IN_PROGRESS": "true",
+        # Four weeks of history are answered now (development only).
+        "INTAKE_ANSWER_PAST_WEEKS": "true",
+    }
+    async with own_pipeline(infrastructure.database_url, auth.issuer_url, SERVICES, env) as own:
+        intake, alerts, reporting = (own.urls[s] for s in ("pulse-intake", "alerts", "reporting"))
+        org = Org(intake, auth.admin)
+        org.add(("r", None, 0), ("d1", "r", 0), ("d2", "r", 0))
+        org.add(("t1", "d1", 40), ("t2", "d1", 40), ("t3", "d2", 40), ("t4", "d2", 40))
+        org.add(("t5", "d1", 6), ("t6", "d2", 6))
+        roster = Roster(intake, auth.admin)
+        yield Pipeline(own.database_url, own.bootstrap, intake, alerts, reporting, auth, org, roster)
 
 
 def _counted(database_url: str) -> int:
@@ -246,8 +254,15 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     for week in weeks[2:]:
         for team in TEAMS:
             p.answer(week, team, 6, rng)
+    # An alert in each small team, one team after the other (tests/e2e/test_access.py says why);
+    # HR acknowledges t5's, and acknowledges then resolves t6's.
+    acknowledged, resolved = (p.raise_alert(weeks[-1], team) for team in ALERTED)
+    p.handle(acknowledged, "t5", "acknowledge")
+    p.handle(resolved, "t6", "acknowledge")
+    p.handle(resolved, "t6", "resolve")
     redelivered = await _deliver_again(p.bootstrap, 12)
     await p.settle()
+    p.alerts_mirrored()
 
     first = monday_of(weeks[0])
     live = _responses(p.database_url, "subtree_rollups")
@@ -263,15 +278,23 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     replayed = report["replayed"]["pulse.scored"]
     assert replayed["applied"] == p.total
     assert replayed["duplicates"] >= redelivered
-    assert report["replayed"]["org.units"]["applied"] >= 7
+    assert report["replayed"]["org.units"]["applied"] >= 9
+    # Every alert raised, and each of HR's three handlings, read from pulse.alerts.
+    assert report["replayed"]["pulse.alerts"]["applied"] >= len(alerts_both(p.database_url)[0]) + 3
     # The same, checked here without the command's own diff: both schemas, row for row.
     for table in TABLES:
         assert report["tables"][table.name]["live_rows"] > 0
         _equal_row_for_row(
             _rows(p.database_url, "reporting", table.name), _rows(p.database_url, "reporting_rebuild", table.name)
         )
+    # HR's handling replayed too: the rebuilt projection has each alert in the status HR left it.
+    status = {
+        str(alert_id): values[4] for (alert_id,), values in _rows(p.database_url, "reporting_rebuild", "alerts").items()
+    }
+    assert (status[acknowledged], status[resolved]) == ("acknowledged", "resolved")
 
-    # One live count off by one, one live total off by half a point: both reported, nothing else.
+    # One live count off by one, one live total off by half a point, one resolved alert open again
+    # in the live projection: each reported, nothing else.
     with psycopg.connect(p.database_url) as conn:
         [(n,)] = conn.execute(
             "SELECT n FROM reporting.subtree_rollups WHERE unit_id = 'd2' AND week_start = %s "
@@ -293,6 +316,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
             "AND measure = %s",
             (first, measure),
         )
+        conn.execute("UPDATE reporting.alerts SET status = 'open' WHERE alert_id = %s", (resolved,))
     try:
         corrupted = await asyncio.to_thread(p.rebuild, "--compare")
     finally:
@@ -306,6 +330,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
                 "UPDATE reporting.own_rollups SET total = %s WHERE unit_id = 't1' AND week_start = %s AND measure = %s",
                 (total, first, measure),
             )
+            conn.execute("UPDATE reporting.alerts SET status = 'resolved' WHERE alert_id = %s", (resolved,))
 
     assert corrupted.returncode == 1, corrupted.stderr
     differences = json.loads(corrupted.stdout)
@@ -316,6 +341,7 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
         "applied_events": 0,
         "own_rollups": 1,
         "subtree_rollups": 1,
+        "alerts": 1,
     }
     [subtree] = tables["subtree_rollups"]["examples"]
     assert subtree["key"] == {"unit_id": "d2", "week_start": first.isoformat(), "measure": "responses"}
@@ -323,6 +349,9 @@ async def test_the_rebuilt_read_model_equals_the_live_one_row_for_row_and_a_corr
     [own] = tables["own_rollups"]["examples"]
     assert own["key"] == {"unit_id": "t1", "week_start": first.isoformat(), "measure": measure}
     assert own["live"]["total"] == pytest.approx(own["rebuilt"]["total"] + 0.5)
+    [alert] = tables["alerts"]["examples"]
+    assert alert["key"] == {"alert_id": resolved}
+    assert (alert["live"]["status"], alert["rebuilt"]["status"]) == ("open", "resolved")
     assert "the read models differ" in corrupted.stderr
 
 
@@ -352,10 +381,16 @@ class Traffic(threading.Thread):
         return sum(1 for t in self.accepted_at if t > moment)
 
 
-async def test_a_swap_under_live_traffic_counts_every_response_exactly_once(pipeline: Pipeline) -> None:
+async def test_a_swap_under_live_traffic_counts_every_response_exactly_once_and_keeps_alert_counts(
+    pipeline: Pipeline,
+) -> None:
     p = pipeline
     week = iso_week_of(date.today())
     pulse = p.round(week)
+    # What leaders read of the handled alerts before the swap (the traffic answers other teams).
+    handled = {team: p.alert_counts(team) for team in ALERTED}
+    assert handled["t5"]["intent_to_leave"] == {"open": 0, "acknowledged": 1, "raised": 1}
+    assert handled["t6"]["intent_to_leave"] == {"open": 0, "acknowledged": 0, "raised": 1}
     tokens = [(team, token) for team in TEAMS for token in p.roster.tokens(pulse["pulse_id"], team, 200)]
     random.Random(3).shuffle(tokens)
     traffic = Traffic(p, pulse, tokens)
@@ -392,6 +427,14 @@ async def test_a_swap_under_live_traffic_counts_every_response_exactly_once(pipe
         assert conn.execute("SELECT count(*) FROM reporting.applied_events").fetchone() == (p.total,)
         schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'reporting%' ORDER BY 1")
         assert [row[0] for row in schemas] == ["reporting", "reporting_previous"]
+
+    # The swapped-in alerts projection is the alerts service's, status for status (alerts the
+    # traffic raised meanwhile included), and leaders read the same counts as before the swap.
+    p.alerts_mirrored()
+    assert {team: p.alert_counts(team) for team in ALERTED} == handled
+    with psycopg.connect(p.database_url) as conn:
+        [(replaced,)] = conn.execute("SELECT count(*) FROM reporting_previous.alerts").fetchall()
+    assert replaced >= len(ALERTED), "the swap replaced the live alerts table too"
 
     # The swapped-in schema is the service's own: it serves trends, needs no migration, and a
     # fresh rebuild equals it.

@@ -128,11 +128,24 @@ def decode_each(
     records: Sequence[ConsumerRecord[bytes, bytes]], payload: type[P]
 ) -> tuple[list[Received[P]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
     """The records that decode, and each one that does not with the reason."""
-    good: list[Received[P]] = []
+    return _decode_each(records, lambda raw: decode(raw, payload))
+
+
+def decode_each_of(
+    records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
+) -> tuple[list[Received[Any]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+    """As ``decode_each``, for a topic carrying several event types (each record by its type)."""
+    return _decode_each(records, lambda raw: decode_any(raw, payloads))
+
+
+def _decode_each(
+    records: Sequence[ConsumerRecord[bytes, bytes]], decode_one: Callable[[bytes], Envelope[Any]]
+) -> tuple[list[Received[Any]], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+    good: list[Received[Any]] = []
     bad: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
     for record in records:
         try:
-            good.append(Received(record, decode(record.value or b"", payload)))
+            good.append(Received(record, decode_one(record.value or b"")))
         except ContractViolation as exc:
             bad.append((record, str(exc)))
     return good, bad
@@ -172,12 +185,9 @@ class DeadLetters:
         self, records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
     ) -> list[Received[Any]]:
         """As ``decode_batch``, for a topic carrying several event types (each record by its type)."""
-        good: list[Received[Any]] = []
-        for record in records:
-            try:
-                good.append(Received(record, decode_any(record.value or b"", payloads)))
-            except ContractViolation as exc:
-                await self.reject(record, str(exc))
+        good, bad = decode_each_of(records, payloads)
+        for record, reason in bad:
+            await self.reject(record, reason)
         return good
 
     async def reject(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:

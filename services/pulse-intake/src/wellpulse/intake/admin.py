@@ -34,6 +34,7 @@ from wellpulse.intake.admin_models import (
     RoundOut,
     round_out,
 )
+from wellpulse.intake.answer_window import first_week_taking_answers, refuse_opening
 from wellpulse.intake.files import FileInvalid
 from wellpulse.intake.imports import import_org_tree, import_roster
 from wellpulse.intake.links import LinkIssuer, LinksRefused
@@ -131,10 +132,24 @@ def admin_router(
             people=people, added_or_moved=changes.added_or_moved, removed=changes.removed, unchanged=changes.unchanged
         )
 
-    @router.post("/rounds", status_code=201, summary="Open the pulse round for an ISO week")
+    @router.post(
+        "/rounds",
+        status_code=201,
+        summary="Open the pulse round for an ISO week",
+        description=(
+            "Opens the week's round with the items the rotation picks for it, or returns the one already open. "
+            "Only a week whose links would take answers can be opened: this week, a later one, or an earlier one "
+            "while its late days run (INTAKE_LATE_ANSWER_DAYS after its Sunday)."
+        ),
+        responses={422: problem_doc("The week is over: its links would take no answers; says which weeks can be")},
+    )
     async def open_round(body: RoundIn, user: AdminUser) -> RoundOut:
-        iso_week = body.iso_week or iso_week_of(date.today())
+        today = date.today()
+        iso_week = body.iso_week or iso_week_of(today)
         with change(user, "round.open", iso_week) as entry:
+            late, past = settings.late_answer_days, settings.answer_past_weeks
+            if refusal := refuse_opening(iso_week, today, late, past):
+                raise Problem(422, "This week is over", refusal, first_week=first_week_taking_answers(today, late))
             pulse = await open_round_for_week(database.pool, bank, iso_week, settings.max_items_per_pulse)
             entry.update(pulse_id=pulse.pulse_id)
         return round_out(pulse, bank)

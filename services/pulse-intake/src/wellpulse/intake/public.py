@@ -41,7 +41,9 @@ RETRY_AFTER = {
 PAGES: dict[int | str, dict[str, Any]] = {
     200: _page("The form; or, for a link already used, a page that says so"),
     404: _page("The link is not recognised"),
-    410: _page("The round has closed"),
+    410: _page(
+        "The round has closed, or its week is over (answers are taken until INTAKE_LATE_ANSWER_DAYS after its Sunday)"
+    ),
     503: {
         **_page(
             "The answer could not be recorded right now (Kafka did not acknowledge it in time, or the same "
@@ -53,7 +55,10 @@ PAGES: dict[int | str, dict[str, Any]] = {
 LINK_PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: problem_doc("Unknown link"),
     409: problem_doc("This link has already been used"),
-    410: problem_doc("The round has closed"),
+    410: problem_doc(
+        "The round has closed, or its week is over: then `iso_week` and `answers_until` (the last day it took "
+        "answers) say so"
+    ),
 }
 FORM_BODY = {
     "requestBody": {
@@ -190,8 +195,18 @@ def _problem(result: Result, settings: IntakeSettings) -> Response:
     match result.outcome:
         case Outcome.already_answered:
             return problem(409, "Already answered", "This link has already been used for this week's pulse.")
+        case Outcome.closed if result.answers_until is not None and result.link is not None:
+            week, until = result.link.pulse.iso_week, result.answers_until.isoformat()
+            return problem(
+                410,
+                "Closed",
+                f"This pulse, for {week}, took answers until {until} (UTC) and that has passed, so nothing was "
+                "saved. Each week's pulse comes with a new link.",
+                iso_week=week,
+                answers_until=until,
+            )
         case Outcome.closed:
-            return problem(410, "Closed", "This pulse round has closed.")
+            return problem(410, "Closed", "This pulse round has closed, so nothing was saved.")
         case Outcome.invalid:
             detail = "; ".join(f"{code}: {msg}" for code, msg in result.errors.items())
             return problem(422, "Some answers need correcting", detail, errors=result.errors)

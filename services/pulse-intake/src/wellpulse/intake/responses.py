@@ -24,7 +24,7 @@ from wellpulse.common.db import Database
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, start_of_day
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.intake import store
-from wellpulse.intake.answer_window import takes_answers
+from wellpulse.intake.answer_window import last_answer_day, takes_answers
 from wellpulse.intake.publishing import BrokerUnavailable, publish_or_fail
 from wellpulse.intake.settings import IntakeSettings
 from wellpulse.intake.tokens import looks_like_token, response_event_id, token_hash
@@ -50,6 +50,8 @@ class Result:
     link: store.Link | None = None
     errors: dict[str, str] = field(default_factory=dict)
     bullying_reported: bool = False
+    # Closed because its week's answers are in (answer_window): the last day it took answers.
+    answers_until: date | None = None
 
 
 class ResponseDesk:
@@ -80,16 +82,18 @@ class ResponseDesk:
         link = None
         if looks_like_token(token):
             link = await store.find_link(self._database.pool, token_hash(self._key, token))
-        return Result(_state(link) or self._too_late(link) or Outcome.accepted, link)
+        if (state := _state(link)) is not None:
+            return Result(state, link)
+        return self._too_late(link) or Result(Outcome.accepted, link)
 
-    def _too_late(self, link: store.Link | None) -> Outcome | None:
+    def _too_late(self, link: store.Link | None) -> Result | None:
         """Closed once its week's answers are in, whether or not the round was closed (answer_window)."""
         if link is None:
             return None
-        settings = self._settings
-        if takes_answers(link.pulse.iso_week, date.today(), settings.late_answer_days, settings.answer_past_weeks):
+        settings, week = self._settings, link.pulse.iso_week
+        if takes_answers(week, date.today(), settings.late_answer_days, settings.answer_past_weeks):
             return None
-        return Outcome.closed
+        return Result(Outcome.closed, link, answers_until=last_answer_day(week, settings.late_answer_days))
 
     async def submit(self, token: str, answers: Mapping[str, object]) -> Result:
         result = await self._submit(token, answers)
@@ -128,7 +132,7 @@ class ResponseDesk:
         assert link is not None
         if (late := self._too_late(link)) is not None:
             await store.release_link(pool, hashed, claim.claimed_at)
-            return Result(late, link)
+            return late
         try:
             normalised = self._bank.validate_answers(answers, asked=link.pulse.items)
         except InvalidAnswers as exc:

@@ -30,7 +30,7 @@ class IntakeSettings(OidcSettings, SmtpSettings, GroupSizeSettings):
     # A link takes answers until this many days after its week's Sunday (UTC), then answers as a
     # closed round: keep it below REPORTING_PUBLISH_AFTER_DAYS (see answer_window.py).
     late_answer_days: int = Field(default=0, ge=0, le=27)
-    # Development only (the demo, the tests): answer rounds of weeks gone by.
+    # Development only (the demo, the tests): open and answer rounds of weeks gone by.
     answer_past_weeks: bool = False
 
     # The weekly schedule: open each week's round, email its links to the roster, close last week's.

@@ -12,11 +12,12 @@ from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
 
 REBUILD_HELP = f"""\
-Replays org.units and pulse.scored from offset 0 of every partition to its end into a fresh read
-model in schema {REBUILT} (dropped and migrated afresh first), with the same code the live
-consumers use: the whole org tree first, then every scored response, each counted once however
-often it was delivered. The live schema {SCHEMA} is only read, except by --swap. It reads the
-topics with a consumer in no group, so the service's consumer groups and offsets are untouched.
+Replays org.units, pulse.scored and pulse.alerts from offset 0 of every partition to its end
+into a fresh read model in schema {REBUILT} (dropped and migrated afresh first), with the same
+code the live consumers use: the whole org tree first, then every scored response, each counted
+once however often it was delivered, then every alert raised and HR's handling of it. The live
+schema {SCHEMA} is only read, except by --swap. It reads the topics with a consumer in no group,
+so the service's consumer groups and offsets are untouched.
 
 The read model is these tables of {SCHEMA}, the topics determine each of them:
   {", ".join(NAMES)}
@@ -33,8 +34,8 @@ transaction moves the read model's tables from {SCHEMA} to {PREVIOUS} and the re
 {SCHEMA}; every other table of {SCHEMA} (migration records, sessions) stays. No response is lost
 or counted twice: live batches waiting on the lock carry on in the rebuilt tables, whose
 applied_events absorbs what they already hold. It refuses (exit 2, nothing changed) when the
-topics no longer hold what the live model counts (retention, compaction). The replaced tables
-are kept in {PREVIOUS} until the next swap.
+topics no longer hold what the live model counts (retention on pulse.scored or pulse.alerts,
+compaction on org.units). The replaced tables are kept in {PREVIOUS} until the next swap.
 
 Progress goes to stderr. Exit status: 0 the models are equal (--compare) or swapped (--swap);
 1 they differ (--compare); 2 it could not run (the message says what to fix; nothing live changed).

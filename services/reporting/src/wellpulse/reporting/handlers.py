@@ -1,5 +1,5 @@
-"""Reporting's subscribers: scored responses into rollups and the org tree (both through ``read_model``,
-as the rebuild applies them), and the alerts projection."""
+"""Reporting's subscribers: scored responses into rollups, the org tree and the alerts projection,
+each through ``read_model``, as the rebuild applies them."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from faststream.kafka import KafkaBroker
 from faststream.params import NoCast
 
 from wellpulse.common.db import Database
-from wellpulse.common.events import AlertRaised, AlertStatusChanged, ResponseScored
+from wellpulse.common.events import ResponseScored
 from wellpulse.common.kafka import DeadLetters, batch_subscriber
 from wellpulse.common.orgtree import latest_units
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_SCORED
-from wellpulse.reporting import alerts_store
-from wellpulse.reporting.read_model import ReadModel, apply_org_units, apply_scored
+from wellpulse.reporting.read_model import ALERT_EVENTS, ReadModel, apply_alerts, apply_org_units, apply_scored
 from wellpulse.reporting.settings import ReportingSettings
 
 GROUP = "wellpulse-reporting"
@@ -43,15 +42,11 @@ def register(
     @batch_subscriber(broker, PULSE_ALERTS, group_id=f"{GROUP}.alerts", settings=settings)
     async def track_alerts(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:
         """Keep each alert's unit, family and status, for the counts leaders see."""
-        received = await dead_letters.decode_mixed_batch(records, [AlertRaised, AlertStatusChanged])
+        received = await dead_letters.decode_mixed_batch(records, ALERT_EVENTS)
         await dead_letters.flush()
-        raised = [r.event.data for r in received if isinstance(r.event.data, AlertRaised)]
-        changed = [r.event.data for r in received if isinstance(r.event.data, AlertStatusChanged)]
-        if not raised and not changed:
-            return
-        async with database.transaction() as conn:
-            await alerts_store.apply_raised(conn, model.schema, raised)
-            await alerts_store.apply_status(conn, model.schema, changed)
+        if received:
+            async with database.transaction() as conn:
+                await apply_alerts(conn, model, received)
 
     @batch_subscriber(broker, ORG_UNITS, group_id=f"{GROUP}.org-units", settings=settings)
     async def track_org_units(records: NoCast[list[ConsumerRecord[Any, Any]]]) -> None:

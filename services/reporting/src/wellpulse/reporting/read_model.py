@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from wellpulse.common.events import ResponseScored, monday_of
+from wellpulse.common.events import AlertRaised, AlertStatusChanged, Payload, ResponseScored, monday_of
 from wellpulse.common.kafka import Received
 from wellpulse.common.orgtree import UnitState, apply_units
 from wellpulse.common.rollups import Contribution, SubtreeRollups
-from wellpulse.reporting import benchmark_store, store
+from wellpulse.reporting import alerts_store, benchmark_store, store
 from wellpulse.reporting.measures import reporting_measures
+
+# What pulse.alerts carries: an alert raised, and HR's handling of it.
+ALERT_EVENTS: tuple[type[Payload], ...] = (AlertRaised, AlertStatusChanged)
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,18 @@ async def apply_org_units(conn: asyncpg.Connection, model: ReadModel, latest: Ma
         return
     await apply_units(conn, model.schema, latest, model.rollups)
     await benchmark_store.forget_all(conn, model.schema)
+
+
+async def apply_alerts(conn: asyncpg.Connection, model: ReadModel, received: Sequence[Received[Any]]) -> int:
+    """Alerts raised and HR's handling of them into the alerts projection, inside the caller's
+    transaction; applying one again changes nothing. Returns how many events were applied."""
+    raised = [r.event.data for r in received if isinstance(r.event.data, AlertRaised)]
+    changed = [r.event.data for r in received if isinstance(r.event.data, AlertStatusChanged)]
+    if not raised and not changed:
+        return 0
+    # The tree lock, as for rollups: a swap replacing the alerts table with a rebuilt one must
+    # not lose a batch committed to the old table after the rebuild's last read of the topic.
+    await model.rollups.lock_shared(conn)
+    await alerts_store.apply_raised(conn, model.schema, raised)
+    await alerts_store.apply_status(conn, model.schema, changed)
+    return len(raised) + len(changed)

@@ -38,16 +38,16 @@ ROLLUP = Columns(("unit_id", "week_start", "measure"), ("n", "total", "total_sq"
 # The read model: every table the topics determine, the one list of them. A rebuild compares
 # exactly these and a swap replaces exactly these; every other table of the schema (yoyo's
 # bookkeeping, signed-in sessions, anything not derived from the topics) stays as it is. A new
-# table derived from org.units or pulse.scored is one more line here, or a swap leaves it stale.
-# (applied_events' applied_on is when, not what: left out of the comparison, moved with its table.)
+# table derived from org.units, pulse.scored or pulse.alerts is one more line here, or a swap
+# leaves it stale. (applied_events' applied_on is when, not what: left out of the comparison,
+# moved with its table.)
 # Not in it: `team_benchmarks`, taken from these tables rather than the topics; a swap empties it.
-# Not yet in it: `alerts`, projected from pulse.alerts (migration 0005). The rebuild does not replay
-# that topic, so a swap leaves the table in place for its live consumer, untouched and complete.
 TABLES = (
     Table("org_units", Columns(("unit_id",), ("parent_id", "name", "headcount", "removed", "subtree_headcount"))),
     Table("applied_events", Columns(("event_id",), ())),
     Table("own_rollups", ROLLUP),
     Table("subtree_rollups", ROLLUP),
+    Table("alerts", Columns(("alert_id",), ("unit_id", "rule", "family", "window_end", "status", "status_seq"))),
 )
 NAMES = tuple(t.name for t in TABLES)
 
@@ -95,11 +95,12 @@ async def units_only_in(conn: asyncpg.Connection, schema: str, other: str) -> li
     return [r["unit_id"] for r in rows]
 
 
-async def events_only_in(conn: asyncpg.Connection, schema: str, other: str) -> int:
-    """Events counted in ``schema`` that ``other`` has not counted."""
+async def keys_only_in(conn: asyncpg.Connection, schema: str, other: str, table: str, key: str) -> int:
+    """Rows of ``table`` in ``schema`` whose ``key`` the same table in ``other`` lacks: responses
+    counted (``applied_events``), alerts known (``alerts``)."""
     count = await conn.fetchval(
-        f"SELECT count(*) FROM {schema}.applied_events s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {other}.applied_events o WHERE o.event_id = s.event_id)"
+        f"SELECT count(*) FROM {schema}.{table} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {other}.{table} o WHERE o.{key} = s.{key})"
     )
     return int(count)
 

@@ -1,5 +1,6 @@
-"""The rebuild, start to end: a fresh read model from the topics, then compared with the live
-one, or swapped in for it while the live service goes on consuming.
+"""The rebuild, start to end: a fresh read model from the topics (``org.units``, ``pulse.scored``,
+``pulse.alerts``), then compared with the live one, or swapped in for it while the live service
+goes on consuming.
 
 Why the swap loses nothing and counts nothing twice: it takes the live model's tree lock
 exclusively, which every live write takes (shared) before it records anything, so no live batch
@@ -14,8 +15,8 @@ applied: a redelivery, absorbed. Records past the ends are the live consumer's t
 always.
 
 It refuses rather than swap in a model that lacks what the live one counts: records retention has
-deleted from ``pulse.scored``, units compaction has dropped from ``org.units``, migrations that
-differ, or objects outside the list that refer to its tables.
+deleted from ``pulse.scored`` or ``pulse.alerts``, units compaction has dropped from ``org.units``,
+migrations that differ, or objects outside the list that refer to its tables.
 """
 
 from __future__ import annotations
@@ -35,19 +36,22 @@ import psycopg
 from aiokafka import ConsumerRecord
 
 from wellpulse.common.db import apply_migrations_async
-from wellpulse.common.events import ResponseScored
-from wellpulse.common.kafka import Received, decode_each
+from wellpulse.common.events import Payload, ResponseScored
+from wellpulse.common.kafka import Received, decode_each, decode_each_of
 from wellpulse.common.orgtree import latest_units
-from wellpulse.common.topics import ORG_UNITS, PULSE_SCORED
+from wellpulse.common.topics import ORG_UNITS, PULSE_ALERTS, PULSE_SCORED
 from wellpulse.reporting import benchmark_store
 from wellpulse.reporting.app import MIGRATIONS
-from wellpulse.reporting.read_model import ReadModel, apply_org_units, apply_scored
+from wellpulse.reporting.read_model import ALERT_EVENTS, ReadModel, apply_alerts, apply_org_units, apply_scored
 from wellpulse.reporting.rebuild import store
 from wellpulse.reporting.rebuild.differences import Report, compare_rows
 from wellpulse.reporting.rebuild.errors import RebuildError
 from wellpulse.reporting.rebuild.replay import Record, TopicReplay, check_topics
 from wellpulse.reporting.settings import ReportingSettings
 from wellpulse.reporting.store import SCHEMA
+
+# The topics the read model is made from, in the order a replay reads them.
+TOPICS = (ORG_UNITS, PULSE_SCORED, PULSE_ALERTS)
 
 
 class Mode(StrEnum):
@@ -90,6 +94,13 @@ class SkipUndecodable:
         self.skipped += len(bad)
         return good
 
+    def each_of(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], payloads: Sequence[type[Payload]]
+    ) -> list[Received[Any]]:
+        good, bad = decode_each_of(records, payloads)
+        self.skipped += len(bad)
+        return good
+
 
 class Progress:
     """Lines on stderr: what the rebuild is doing, and how far a long replay has got."""
@@ -126,10 +137,11 @@ class Rebuild:
         self.live = ReadModel.in_schema(SCHEMA)
         self.rebuilt = ReadModel.in_schema(store.REBUILT)
         # Where the next replay of each topic starts, partition -> offset.
-        self.positions: dict[str, dict[int, int]] = {ORG_UNITS: {}, PULSE_SCORED: {}}
-        self.tallies = {ORG_UNITS: Tally(), PULSE_SCORED: Tally()}
-        # Scored responses the topic no longer holds (retention), per partition: not in the rebuild.
-        self.lost: dict[int, int] = {}
+        self.positions: dict[str, dict[int, int]] = {topic: {} for topic in TOPICS}
+        self.tallies = {topic: Tally() for topic in TOPICS}
+        # Records a topic no longer holds (retention), per topic and partition: not in the rebuild.
+        # (org.units is compacted: its gaps are compaction's, checked against the live tree instead.)
+        self.lost: dict[str, dict[int, int]] = {PULSE_SCORED: {}, PULSE_ALERTS: {}}
 
     async def prepare(self) -> None:
         """An empty schema beside the live one, migrated with the live one's migrations."""
@@ -145,10 +157,15 @@ class Rebuild:
         self.progress.say(f"schema {store.REBUILT} created afresh ({len(applied)} migration(s)); {SCHEMA} is only read")
 
     async def replay(self) -> dict[str, Tally]:
-        """Both topics, from where the last replay ended to their ends now: the tree first, then the
-        responses. Subtree rollups follow the tree as it stands, so whatever the order the live
-        consumers met moves and responses in, they hold what this order gives."""
-        steps: tuple[tuple[str, Apply], ...] = ((ORG_UNITS, self._tree), (PULSE_SCORED, self._responses))
+        """Every topic, from where the last replay ended to its end now: the tree first, then the
+        responses, then the alerts. Subtree rollups follow the tree as it stands, so whatever the
+        order the live consumers met moves and responses in, they hold what this order gives; the
+        alerts projection does not depend on the tree."""
+        steps: tuple[tuple[str, Apply], ...] = (
+            (ORG_UNITS, self._tree),
+            (PULSE_SCORED, self._responses),
+            (PULSE_ALERTS, self._alerts),
+        )
         done: dict[str, Tally] = {}
         for topic, apply in steps:
             started = time.monotonic()
@@ -163,9 +180,10 @@ class Rebuild:
                     self.progress.reading(replay)
             tally.undecodable = decoder.skipped
             self.positions[topic] = replay.positions
-            if topic == PULSE_SCORED and (missing := replay.missing()):
+            if topic in self.lost and (missing := replay.missing()):
+                lost = self.lost[topic]
                 for partition, count in missing.items():
-                    self.lost[partition] = self.lost.get(partition, 0) + count
+                    lost[partition] = lost.get(partition, 0) + count
                 self.progress.say(f"{topic} no longer holds {sum(missing.values()):,} record(s) (retention): {missing}")
             self.tallies[topic] += tally
             done[topic] = tally
@@ -187,6 +205,11 @@ class Rebuild:
         tally.applied += fresh
         tally.duplicates += len(received) - fresh
 
+    async def _alerts(
+        self, conn: asyncpg.Connection, batch: list[Record], decoder: SkipUndecodable, tally: Tally
+    ) -> None:
+        tally.applied += await apply_alerts(conn, self.rebuilt, decoder.each_of(batch, ALERT_EVENTS))
+
     async def compare(self) -> Report:
         """Both models row for row, each read in one snapshot."""
         self.progress.say(f"comparing {store.REBUILT} with {SCHEMA}, row for row")
@@ -203,13 +226,14 @@ class Rebuild:
         return Report(tables)
 
     def refuse_lost_history(self) -> None:
-        if self.lost:
-            raise RebuildError(
-                f"{PULSE_SCORED} no longer holds {sum(self.lost.values()):,} scored response(s) (partition: count "
-                f"{self.lost}): retention has deleted them, so the rebuilt model lacks responses the live one "
-                "counts, and a swap would drop them; nothing was swapped. Keep the live model, or lengthen the "
-                "topic's retention.ms before the next rebuild"
-            )
+        for topic, what in ((PULSE_SCORED, "scored response(s)"), (PULSE_ALERTS, "alert record(s)")):
+            if lost := self.lost[topic]:
+                raise RebuildError(
+                    f"{topic} no longer holds {sum(lost.values()):,} {what} (partition: count {lost}): retention "
+                    "has deleted them, so the rebuilt model lacks what the live one holds, and a swap would drop "
+                    "it; nothing was swapped. Keep the live model, or lengthen the topic's retention.ms before "
+                    "the next rebuild"
+                )
 
     async def refuse_unsafe_swap(self) -> None:
         """Under the swap's locks: what would make the swapped-in model wrong, refused."""
@@ -235,11 +259,17 @@ class Rebuild:
                 "sat, and a swap would take their past responses out of their former parents' figures; nothing was "
                 "swapped. Keep the live model"
             )
-        if missing := await store.events_only_in(self.conn, SCHEMA, store.REBUILT):
+        if missing := await store.keys_only_in(self.conn, SCHEMA, store.REBUILT, "applied_events", "event_id"):
             raise RebuildError(
                 f"the live model has counted {missing:,} response(s) that {PULSE_SCORED} no longer holds (retention "
                 "deleted them, or the topic was recreated): the rebuilt model lacks them and a swap would drop them; "
                 "nothing was swapped. Keep the live model"
+            )
+        if missing := await store.keys_only_in(self.conn, SCHEMA, store.REBUILT, "alerts", "alert_id"):
+            raise RebuildError(
+                f"the live model knows {missing:,} alert(s) that {PULSE_ALERTS} no longer holds (retention deleted "
+                "them, or the topic was recreated): the rebuilt model lacks them and a swap would drop them from "
+                "the alert counts leaders see; nothing was swapped. Keep the live model"
             )
 
     async def swap(self) -> dict[str, Any]:
@@ -281,6 +311,11 @@ class Rebuild:
 def _described(topic: str, tally: Tally) -> str:
     if topic == ORG_UNITS:
         return f"{tally.records:,} records read, {tally.applied:,} unit states applied"
+    if topic == PULSE_ALERTS:
+        return (
+            f"{tally.records:,} records read: {tally.applied:,} alerts raised or handled applied (one applied again "
+            f"changes nothing), {tally.undecodable:,} undecodable skipped (the live consumer dead-lettered them)"
+        )
     return (
         f"{tally.records:,} records read: {tally.applied:,} responses counted, {tally.duplicates:,} already counted "
         f"(redelivered) absorbed, {tally.undecodable:,} undecodable skipped (the live consumer dead-lettered them)"
@@ -324,10 +359,10 @@ async def _run(
             f"{_where(settings)}; run `wellpulse-reporting migrate` (or start the service) first, or set "
             "REPORTING_DATABASE_URL to the database the service uses"
         )
-    await check_topics(settings, (ORG_UNITS, PULSE_SCORED))
+    await check_topics(settings, TOPICS)
     run = Rebuild(settings, conn, progress, batch_size)
     await run.prepare()
-    progress.say("replaying org.units, then pulse.scored, from the start of each partition")
+    progress.say(f"replaying {', '.join(TOPICS)}, one after the other, from the start of each partition")
     await run.replay()
     progress.say("catching up with what arrived meanwhile")
     await run.replay()
@@ -337,7 +372,7 @@ async def _run(
         return 0
     report = await run.compare()
     comparison = {"live_schema": SCHEMA, "rebuilt_schema": store.REBUILT, **report.as_json()}
-    lost = {PULSE_SCORED: {str(p): n for p, n in sorted(run.lost.items())}}
+    lost = {topic: {str(p): n for p, n in sorted(counts.items())} for topic, counts in run.lost.items()}
     _print(out, {**comparison, "replayed": run.replayed(), "lost_from_topics": lost})
     counts = ", ".join(f"{t.table} {t.differences:,}" for t in report.tables)
     if report.equal:
