@@ -49,6 +49,7 @@ _TEMPLATES = (
     "window_form.html",
     "heatmap.html",
     "changes.html",
+    "detail.html",
     "unavailable.html",
     "message.html",
 )
