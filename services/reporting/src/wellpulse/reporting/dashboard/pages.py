@@ -54,7 +54,6 @@ class Section:
     key: str
     suffix: str  # after /dashboard/units/{unit_id}
     title: str  # message key
-    available: bool = True
 
 
 SECTIONS = (
@@ -220,19 +219,6 @@ def pages_router(
             **await frame(request, user, unit_id, unit.name, "detail"),
         )
 
-    def not_yet(section: Section) -> None:
-        @router.get(f"/units/{{unit_id}}{section.suffix}", name=f"dashboard_{section.key}")
-        async def unavailable(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
-            unit = await unit_of(unit_id)
-            return pages.render(
-                "unavailable.html",
-                section_title=t(section.title),
-                **await frame(request, user, unit_id, unit.name, section.key),
-            )
-
-    for section in SECTIONS:
-        if not section.available:
-            not_yet(section)
     return router
 
 

@@ -50,7 +50,6 @@ _TEMPLATES = (
     "heatmap.html",
     "changes.html",
     "detail.html",
-    "unavailable.html",
     "message.html",
 )
 
