@@ -188,6 +188,8 @@ async def test_a_leader_reads_their_directorate_and_nothing_outside_it(
         await page.keyboard.press("Enter")
         await page.wait_for_url(f"{reporting}/dashboard/units/{scene.directorate}/detail?weeks=4")
         await _detail_says_what_the_api_says(page, stack, auth, scene.directorate, scene.directorate)
+        shown = _api(stack, auth, "items", scene.directorate, scene.directorate, weeks=4)["items"]
+        assert any(not item["suppressed"] for item in shown), "this week's items are shown for the directorate"
         await _check_page(page, viewport, "4-unit-detail")
         await page.locator(f'#units tr[data-unit="{scene.small}"] th a').click()  # a child, by its link
         await page.wait_for_url(f"{reporting}/dashboard/units/{scene.small}/detail?weeks=4")
