@@ -250,8 +250,8 @@ async def _overview_says_what_the_api_says(page: Page, stack: Services, auth: Au
         else:
             assert latest[name] in ([SUPPRESSED], ["no answers in these weeks"]), name
     assert any(row != [SUPPRESSED] for row in expected_rates.values()), "this week's figures are shown"
-    # Scales against the benchmark: the heatmap API's row for the unit over the same six weeks.
-    banded = _api(stack, auth, "heatmap", scene.directorate, scene.directorate, weeks=6)
+    # Scales against the benchmark: the heatmap API's row for the unit over its default four weeks.
+    banded = _api(stack, auth, "heatmap", scene.directorate, scene.directorate, weeks=4)
     [whole] = [row for row in banded["rows"] if row["whole"]]
     expected_bands = {
         SCALE_NAMES[scale]: [SUPPRESSED] if c["suppressed"] else [f"{c['mean']:.2f}", BANDS[c["band"]]]
@@ -260,7 +260,7 @@ async def _overview_says_what_the_api_says(page: Page, stack: Services, auth: Au
     assert await _rows(page, "#bands") == expected_bands
     assert any(cells != [SUPPRESSED] for cells in expected_bands.values()), "the directorate's scales are shown"
     link = page.get_by_role("link", name="Demands", exact=True)
-    assert await link.get_attribute("href") == f"/dashboard/units/{scene.directorate}/detail?weeks=6#scale-demands"
+    assert await link.get_attribute("href") == f"/dashboard/units/{scene.directorate}/detail?weeks=4#scale-demands"
     # Alerts by family: the alerts API's counts for the same weeks, family by family.
     counts = _api(stack, auth, "alerts", scene.directorate, scene.directorate, weeks=6)
     names = {"caseload": "Caseload", "bullying": "Bullying, harassment or discrimination"}

@@ -150,7 +150,7 @@ def test_an_items_chart_holds_nothing_but_the_apis_counts(given_distributions: l
 
 def test_the_overview_shows_each_scale_banded_in_words_as_the_heatmap_bands_the_unit() -> None:
     map_ = _heatmap()
-    bands = bands_view(map_, 6)
+    bands = bands_view(map_, 4)
     whole = map_.rows[0]
     assert [(b.scale, b.cell) for b in bands.scales] == [(s, whole.cells[s]) for s in map_.scales]
     page = _pages().render("overview.html", view=overview_view(TREND), bands=bands, **FRAME | {"current": "overview"})
@@ -158,9 +158,9 @@ def test_the_overview_shows_each_scale_banded_in_words_as_the_heatmap_bands_the_
     assert rows["Demands"] == ["3.50", "Aqua"]
     assert rows["Role"] == ["3.50", "no benchmark"]
     body = page.body.decode()
-    assert '<a href="/dashboard/units/t1/detail?weeks=6#scale-demands">Demands</a>' in body
+    assert '<a href="/dashboard/units/t1/detail?weeks=4#scale-demands">Demands</a>' in body
     assert "the organisation&#39;s teams" in body, "says what the bands are against"
     small = map_.rows[2].model_copy(update={"whole": True})
-    hidden = bands_view(map_.model_copy(update={"rows": [small]}), 6)
+    hidden = bands_view(map_.model_copy(update={"rows": [small]}), 4)
     page = _pages().render("overview.html", view=overview_view(TREND), bands=hidden, **FRAME)
     assert [cells for _, cells in _read(page.body).tables["bands"][1:]] == [[SUPPRESSED]] * 7

@@ -231,7 +231,7 @@ FRAME: dict[str, Any] = {
 def _bands() -> BandsView:
     from tests.unit.test_dashboard_windows import _heatmap  # that module builds on this one's helpers
 
-    return bands_view(_heatmap(), 6)
+    return bands_view(_heatmap(), 4)
 
 
 def _read(body: bytes) -> Table:
