@@ -1,8 +1,9 @@
 """The leaders' dashboard in Debian's Chromium against the running stack: a leader signs in through
-the development issuer's page (authorization code + PKCE), reads the overview and the trends of a
-directorate, its heatmap and its 12 Changes, and every chart and table says what the API says; a
-team under k shows its week and its heatmap cells as suppressed; a unit outside the leader's scope
-is the same 404 page as an unknown one; the picker and the pages work by keyboard; axe-core finds
+the development issuer's page (authorization code + PKCE), reads the overview (its scales banded as
+the heatmap bands them) and the trends of a directorate, its heatmap, its 12 Changes and its unit
+detail (each item's distribution), and every chart and table says what the API says; a team under k
+shows its week, its heatmap cells and its items as suppressed; a unit outside the leader's scope,
+on any page, is the same 404 page as an unknown one; the picker and the pages work by keyboard; axe-core finds
 nothing serious at desktop or phone width; a forged sign-out is refused and a real one ends the
 session. Screenshots go to test-artifacts/dashboard/."""
 
@@ -179,6 +180,24 @@ async def test_a_leader_reads_their_directorate_and_nothing_outside_it(
         await _changes_say_what_the_api_says(page, stack, auth, scene)
         await _check_page(page, viewport, "4-the-12-changes")
 
+        # To the unit detail by keyboard, from the heatmap's row for the directorate.
+        await page.get_by_role("link", name="Heatmap", exact=True).click()
+        await page.wait_for_url(f"{reporting}/dashboard/units/{scene.directorate}/heatmap")
+        directorate_name = await page.get_by_role("heading", level=1).inner_text()
+        await page.get_by_role("link", name=f"Detail of {directorate_name}", exact=True).focus()
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(f"{reporting}/dashboard/units/{scene.directorate}/detail?weeks=4")
+        await _detail_says_what_the_api_says(page, stack, auth, scene.directorate, scene.directorate)
+        shown = _api(stack, auth, "items", scene.directorate, scene.directorate, weeks=4)["items"]
+        assert any(not item["suppressed"] for item in shown), "this week's items are shown for the directorate"
+        await _check_page(page, viewport, "4-unit-detail")
+        await page.locator(f'#units tr[data-unit="{scene.small}"] th a').click()  # a child, by its link
+        await page.wait_for_url(f"{reporting}/dashboard/units/{scene.small}/detail?weeks=4")
+        await _a_team_under_k_shows_its_items_as_suppressed(page, stack, auth, scene)
+        await _check_page(page, viewport, "4-suppressed-team-detail")
+        # Back to the directorate: the picker's test starts from a unit other than the one it picks.
+        await page.goto(f"{reporting}/dashboard/units/{scene.directorate}/changes")
+
         await _the_picker_offers_the_scope_and_works_by_keyboard(page, reporting, scene)
         await _a_team_under_k_shows_its_week_as_suppressed(page, stack, auth, scene)
         await _check_page(page, viewport, "5-suppressed-team-trends")
@@ -192,6 +211,11 @@ async def test_a_leader_reads_their_directorate_and_nothing_outside_it(
         assert unknown is not None
         assert unknown.status == 404
         assert await page.locator("main").inner_text() == outside_text, "outside the scope reads as not there"
+        for suffix in ("/detail", "/detail?weeks=1"):
+            detail = await page.goto(f"{reporting}/dashboard/units/{scene.outside}{suffix}")
+            assert detail is not None
+            assert detail.status == 404, suffix
+            assert await page.locator("main").inner_text() == outside_text, suffix
 
         await _sign_out_needs_the_pages_token_and_ends_the_session(page, context, reporting, infrastructure, viewport)
         csp = [line for line in console if "Content Security Policy" in line or "Refused to" in line]
@@ -228,6 +252,17 @@ async def _overview_says_what_the_api_says(page: Page, stack: Services, auth: Au
         else:
             assert latest[name] in ([SUPPRESSED], ["no answers in these weeks"]), name
     assert any(row != [SUPPRESSED] for row in expected_rates.values()), "this week's figures are shown"
+    # Scales against the benchmark: the heatmap API's row for the unit over its default four weeks.
+    banded = _api(stack, auth, "heatmap", scene.directorate, scene.directorate, weeks=4)
+    [whole] = [row for row in banded["rows"] if row["whole"]]
+    expected_bands = {
+        SCALE_NAMES[scale]: [SUPPRESSED] if c["suppressed"] else [f"{c['mean']:.2f}", BANDS[c["band"]]]
+        for scale, c in ((scale, whole["cells"][scale]) for scale in banded["scales"])
+    }
+    assert await _rows(page, "#bands") == expected_bands
+    assert any(cells != [SUPPRESSED] for cells in expected_bands.values()), "the directorate's scales are shown"
+    link = page.get_by_role("link", name="Demands", exact=True)
+    assert await link.get_attribute("href") == f"/dashboard/units/{scene.directorate}/detail?weeks=4#scale-demands"
     # Alerts by family: the alerts API's counts for the same weeks, family by family.
     counts = _api(stack, auth, "alerts", scene.directorate, scene.directorate, weeks=6)
     names = {"caseload": "Caseload", "bullying": "Bullying, harassment or discrimination"}
@@ -296,7 +331,11 @@ async def _heatmap_says_what_the_api_says(page: Page, stack: Services, auth: Aut
         figures = [SUPPRESSED if c["suppressed"] else f"{c['mean']:.2f} {BANDS[c['band']]}" for c in cells]
         rate = row["response_rate"]
         shown_rate = f"{round(rate * 100)}%" if rate is not None else SUPPRESSED
-        expected[f"{row['name']} (all)" if row["whole"] else row["name"]] = [*figures, shown_rate]
+        expected[f"{row['name']} (all)" if row["whole"] else row["name"]] = [
+            *figures,
+            shown_rate,
+            f"Detail of {row['name']}",
+        ]
     assert await _rows(page, "#heatmap") == expected
     assert [u["unit_id"] for u in answer["rows"]] == [scene.directorate, scene.big, scene.small]
     names = {u["unit_id"]: u["name"] for u in answer["rows"]}
@@ -342,6 +381,74 @@ async def _changes_say_what_the_api_says(page: Page, stack: Services, auth: Auth
             SUPPRESSED if s["suppressed"] else f"{s['score']:.2f}"
             for s in (row["changes"][c] for c in answer["changes"])
         ], name
+
+
+def _items_rows(answer: dict[str, Any], scale: str) -> dict[str, list[str]]:
+    """An items table as the page must show it: the API's figures for each of the scale's items."""
+    scores = [str(s) for s in range(1, 6)]
+    return {
+        f"{item['code']} {item['text']['en']}": [SUPPRESSED]
+        if item["suppressed"]
+        else [f"{item['mean']:.2f}", str(item["responses"]), *(str(item["distribution"][s]) for s in scores)]
+        for item in answer["items"]
+        if item["hse_scale"] == scale
+    }
+
+
+async def _detail_says_what_the_api_says(page: Page, stack: Services, auth: Auth, unit: str, scope: str) -> None:
+    answer = _api(stack, auth, "items", unit, scope, weeks=4)
+    scales = [s.value for s in HseScale if any(i["hse_scale"] == s.value for i in answer["items"])]
+    assert scales, "the bank scores items on the HSE scales"
+    await page.wait_for_function(f"document.querySelectorAll('.chart:not([hidden]) svg').length === {len(scales)}")
+    options: dict[str, dict[str, Any]] = await page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.chart')].map(element => {
+            const option = echarts.getInstanceByDom(element).getOption();
+            const layer = option.series[option.series.length - 1];
+            const areas = (layer.markArea || {}).data || [];
+            return [element.id.replace('chart-items-', ''), {
+                items: option.yAxis[0].data,
+                series: option.series.slice(0, -1).map(s => [s.name, s.stack, s.data]),
+                band: [option.yAxis[1].min, option.yAxis[1].max, layer.yAxisIndex],
+                // Item indexes: the shading spans each item's row whole, from i - 0.5 to i + 0.5.
+                shaded: areas.map(area => [area[0].yAxis + 0.5, area[1].yAxis - 0.5, area[0].name]),
+            }];
+        }))"""
+    )
+    assert list(options) == scales
+    names = ["1 (worst)", "2", "3", "4", "5 (best)"]
+    for scale, option in options.items():
+        items = [i for i in answer["items"] if i["hse_scale"] == scale]
+        assert option["items"] == [i["code"] for i in items]
+        assert option["series"] == [
+            [name, "distribution", [i["distribution"][str(score)] if i["distribution"] else None for i in items]]
+            for score, name in enumerate(names, start=1)
+        ], scale
+        assert option["band"] == [-0.5, len(items) - 0.5, 1]
+        shaded = {i for first, last, _ in option["shaded"] for i in range(int(first), int(last) + 1)}
+        assert shaded == {n for n, i in enumerate(items) if i["suppressed"]}, scale
+        assert {label for _, _, label in option["shaded"]} <= {SUPPRESSED}
+        assert await _rows(page, f'table[data-scale="{scale}"]') == _items_rows(answer, scale), scale
+    # The response rate against headcount, and each child with a link to its own detail.
+    rates = _api(stack, auth, "heatmap", unit, scope, weeks=4)
+    assert await _rows(page, "#units") == {
+        f"{row['name']} (all)" if row["whole"] else row["name"]: [
+            str(row["headcount"]),
+            f"{round(row['response_rate'] * 100)}%" if row["response_rate"] is not None else SUPPRESSED,
+        ]
+        for row in rates["rows"]
+    }
+    for row in rates["rows"][1:]:
+        link = page.locator(f'#units tr[data-unit="{row["unit_id"]}"] th a')
+        assert await link.get_attribute("href") == f"/dashboard/units/{row['unit_id']}/detail?weeks=4"
+
+
+async def _a_team_under_k_shows_its_items_as_suppressed(page: Page, stack: Services, auth: Auth, scene: Scene) -> None:
+    answer = _api(stack, auth, "items", scene.small, scene.directorate, weeks=4)
+    assert all(item["suppressed"] for item in answer["items"]), "two people: the API shows no item"
+    await _detail_says_what_the_api_says(page, stack, auth, scene.small, scene.directorate)
+    cells = page.locator(".items-table tbody td")
+    assert set(await cells.evaluate_all("cells => cells.map(c => c.className)")) == {"suppressed"}
+    assert set(await cells.evaluate_all("cells => cells.map(c => c.textContent.trim())")) == {f"⊘ {SUPPRESSED}"}
 
 
 async def _the_picker_offers_the_scope_and_works_by_keyboard(page: Page, reporting: str, scene: Scene) -> None:

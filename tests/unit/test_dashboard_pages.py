@@ -17,6 +17,7 @@ from wellpulse.common.auth import Principal, Role
 from wellpulse.common.bank import HseScale
 from wellpulse.common.measures import scale_measure
 from wellpulse.reporting.alert_counts import AlertCounts, FamilyCounts
+from wellpulse.reporting.dashboard.detail import BandsView, bands_view
 from wellpulse.reporting.dashboard.render import CSP, Pages
 from wellpulse.reporting.dashboard.static import StaticFiles
 from wellpulse.reporting.dashboard.views import (
@@ -227,6 +228,12 @@ FRAME: dict[str, Any] = {
 }
 
 
+def _bands() -> BandsView:
+    from tests.unit.test_dashboard_windows import _heatmap  # that module builds on this one's helpers
+
+    return bands_view(_heatmap(), 4)
+
+
 def _read(body: bytes) -> Table:
     parser = Table()
     parser.feed(body.decode())
@@ -262,7 +269,9 @@ def test_the_trends_page_puts_a_captioned_table_beside_each_chart_with_suppresse
 
 
 def test_the_overview_marks_suppressed_weeks_without_any_count() -> None:
-    page = _pages().render("overview.html", view=overview_view(TREND), **FRAME | {"current": "overview"})
+    page = _pages().render(
+        "overview.html", view=overview_view(TREND), bands=_bands(), **FRAME | {"current": "overview"}
+    )
     tables = _read(page.body)
     assert tables.tables["rates"] == [
         ("Week", ["Respondents", "Response rate"]),
@@ -286,7 +295,7 @@ def test_the_overview_marks_suppressed_weeks_without_any_count() -> None:
 
 
 def test_every_page_carries_the_sign_out_form_with_its_csrf_token_and_the_scope_picker() -> None:
-    body = _pages().render("overview.html", view=overview_view(TREND), **FRAME).body.decode()
+    body = _pages().render("overview.html", view=overview_view(TREND), bands=_bands(), **FRAME).body.decode()
     form = re.search(r'<form method="post" action="/dashboard/sign-out">(.*?)</form>', body, re.S)
     assert form
     assert '<input type="hidden" name="csrf_token" value="token-for-this-session">' in form.group(1)

@@ -75,9 +75,11 @@ def test_the_heatmap_page_is_a_table_of_bands_in_words_with_suppressed_cells_mar
     page = _pages().render("heatmap.html", view=heatmap_page(map_), weeks=4, week_choices=[1, 4], **FRAME)
     tables = _read(page.body)
     rows = dict(tables.tables["heatmap"])
-    assert rows["Directorate <A> (all)"] == ["3.50 Aqua"] * 5 + ["3.50 no benchmark", "3.50 Aqua", "57%"]
-    assert rows["Big team"] == ["2.25 Red"] + [SUPPRESSED] * 6 + ["60%"]
-    assert rows["Small team"] == [SUPPRESSED] * 8, "the response rate too: the API gives none"
+    assert rows["Directorate <A> (all)"] == ["3.50 Aqua"] * 5 + ["3.50 no benchmark", "3.50 Aqua", "57%"] + [
+        "Detail of Directorate <A>"
+    ]
+    assert rows["Big team"] == ["2.25 Red"] + [SUPPRESSED] * 6 + ["60%", "Detail of Big team"]
+    assert rows["Small team"] == [SUPPRESSED] * 8 + ["Detail of Small team"], "the rate too: the API gives none"
     assert (
         tables.captions["heatmap"]
         == "Mean of each scale per unit, 2026-W45 to 2026-W48, with its band against the benchmark"
@@ -85,6 +87,7 @@ def test_the_heatmap_page_is_a_table_of_bands_in_words_with_suppressed_cells_mar
     body = page.body.decode()
     assert body.count('class="suppressed"') == 6 + 8
     assert '<a href="/dashboard/units/small/heatmap">Small team</a>' in body
+    assert '<a href="/dashboard/units/small/detail?weeks=4">Detail of Small team</a>' in body, "same window"
     assert dict(tables.tables["benchmark"])["Role"] == ["too few teams to benchmark this scale"]
     assert dict(tables.tables["benchmark"])["Demands"] == ["2.80", "3.30", "3.90"]
     assert "<script" not in body.replace('<script src="/dashboard/static/', ""), "no script: the table is the map"

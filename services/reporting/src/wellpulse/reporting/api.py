@@ -15,7 +15,7 @@ from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek
 from wellpulse.common.rollups import SubtreeRollups
 from wellpulse.reporting import alert_counts, changes, heatmap, items, store, trends
-from wellpulse.reporting.around import around, window
+from wellpulse.reporting.around import window
 from wellpulse.reporting.benchmarks import Benchmarks
 from wellpulse.reporting.publication import shown_through
 from wellpulse.reporting.settings import ReportingSettings
@@ -136,12 +136,7 @@ def trends_router(
         format: Format = "json",
     ) -> Any:
         unit = await unit_or_404(unit_id)
-        days = window(last_week(to_week), weeks)
-        view = await around(database.pool, rollups, unit, days, items.measures(bank), k)
-        answers = await rollups.read(
-            database.pool, [unit.unit_id], days[0], days[-1], items.answer_measures(items.scored_items(bank))
-        )
-        answer = items.items_view(view, answers, bank, k)
+        answer = await items.unit_items(database.pool, rollups, bank, unit, last_week(to_week), weeks, k)
         if format == "csv":
             return _csv(items.CSV_HEADER, items.csv_rows(answer), "items", answer.unit_id, answer.last_week)
         return answer

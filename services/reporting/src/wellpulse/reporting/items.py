@@ -11,14 +11,17 @@ group. The counts are of responses, not people: one person answering four weeks 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import date
 
+import asyncpg
 from pydantic import BaseModel, Field
 
 from wellpulse.common.bank import QuestionBank
 from wellpulse.common.csvfile import Cell
 from wellpulse.common.measures import SCORES, answer_measure, item_measure
-from wellpulse.common.rollups import Key, Sums
-from wellpulse.reporting.around import Around
+from wellpulse.common.rollups import Key, SubtreeRollups, Sums
+from wellpulse.reporting import store
+from wellpulse.reporting.around import Around, around, window
 
 
 def scored_items(bank: QuestionBank) -> list[str]:
@@ -54,6 +57,22 @@ class ItemsView(BaseModel):
     first_week: str
     last_week: str
     items: list[ItemFigure]
+
+
+async def unit_items(
+    pool: asyncpg.Pool,
+    rollups: SubtreeRollups,
+    bank: QuestionBank,
+    unit: store.UnitSummary,
+    last: date,
+    weeks: int,
+    k: int,
+) -> ItemsView:
+    """The items of ``weeks`` weeks up to ``last``: what the API and the dashboard both show."""
+    days = window(last, weeks)
+    view = await around(pool, rollups, unit, days, measures(bank), k)
+    answers = await rollups.read(pool, [unit.unit_id], days[0], days[-1], answer_measures(scored_items(bank)))
+    return items_view(view, answers, bank, k)
 
 
 def items_view(view: Around, answers: Mapping[Key, Sums], bank: QuestionBank, k: int) -> ItemsView:

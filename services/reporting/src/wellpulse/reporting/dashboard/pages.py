@@ -2,11 +2,11 @@
 hand its answer to a view (``views``) and render a template. Who may see which unit is the auth
 seam's (``UnitInSessionScope``): outside the caller's scope a unit answers exactly as an unknown one.
 
-Adding a page (unit detail, say) is three things: a view function (``views``, ``windows``) over
+Adding a page is three things: a view function (``views``, ``windows``) over
 the use case's answer, a template extending ``unit.html``, and a route here like ``heatmap``
-below; then add its ``Section``, and the navigation links to it. The heatmap and the 12 Changes
-are built from the very functions the API answers with (``heatmap.unit_heatmap``,
-``changes.unit_changes``), so a page can show nothing the API would not.
+below; then add its ``Section``, and the navigation links to it. The heatmap, the 12 Changes and
+the unit detail are built from the very functions the API answers with (``heatmap.unit_heatmap``,
+``changes.unit_changes``, ``items.unit_items``), so a page can show nothing the API would not.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from wellpulse.common.auth.dependencies import UNIT_ID_PATTERN
 from wellpulse.common.bank import HseScale, QuestionBank
 from wellpulse.common.db import Database
 from wellpulse.common.events import IsoWeek
+from wellpulse.common.measures import SCORES
 from wellpulse.common.rollups import SubtreeRollups
-from wellpulse.reporting import changes, heatmap, store
+from wellpulse.reporting import changes, heatmap, items, store
 from wellpulse.reporting.alert_counts import unit_alert_counts
 from wellpulse.reporting.around import window
 from wellpulse.reporting.benchmarks import Benchmarks
+from wellpulse.reporting.dashboard.detail import DetailText, bands_view, detail_page
 from wellpulse.reporting.dashboard.render import PREFIX, Pages, unit_url
 from wellpulse.reporting.dashboard.sessions import Cookies, csrf_token
 from wellpulse.reporting.dashboard.signin import DASHBOARD_ROLES
@@ -39,7 +41,10 @@ from wellpulse.reporting.trends import Trend, unit_trend
 
 OVERVIEW_WEEKS = 6
 WEEK_CHOICES = (6, 12, 26, 52)
-WINDOW_CHOICES = (1, 4, 8, 13, 26)  # the heatmap's and the 12 Changes' window
+WINDOW_CHOICES = (1, 4, 8, 13, 26)  # the heatmap's, the 12 Changes' and the unit detail's window
+# Their default, and the overview's scales against the benchmark: a window whose organisation
+# benchmark reporting takes ahead, as for every choice above, so no page waits for every team's rows.
+WINDOW_WEEKS = 4
 # A unit picker longer than this is not a picker any more; the URL still reaches any unit in scope.
 PICKER_LIMIT = 2000
 
@@ -52,7 +57,6 @@ class Section:
     key: str
     suffix: str  # after /dashboard/units/{unit_id}
     title: str  # message key
-    available: bool = True
 
 
 SECTIONS = (
@@ -60,6 +64,7 @@ SECTIONS = (
     Section("trends", "/trends", "nav_trends"),
     Section("heatmap", "/heatmap", "nav_heatmap"),
     Section("changes", "/changes", "nav_changes"),
+    Section("detail", "/detail", "nav_detail"),
 )
 _BY_KEY = {section.key: section for section in SECTIONS}
 
@@ -126,11 +131,13 @@ def pages_router(
     @router.get("/units/{unit_id}")
     async def overview(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
         trend = await trend_of(unit_id, OVERVIEW_WEEKS)
-        days = window(last(None), OVERVIEW_WEEKS)
-        alerts = await unit_alert_counts(database.pool, rollups, await unit_of(unit_id), days[0], days[-1])
+        unit, days = await unit_of(unit_id), window(last(None), OVERVIEW_WEEKS)
+        alerts = await unit_alert_counts(database.pool, rollups, unit, days[0], days[-1])
+        banded = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, days[-1], WINDOW_WEEKS, k)
         return pages.render(
             "overview.html",
             view=overview_view(trend),
+            bands=bands_view(banded, WINDOW_WEEKS),
             alerts=alerts,
             alert_rows=alerts_view(alerts),
             **await frame(request, user, unit_id, trend.name, "overview"),
@@ -159,7 +166,7 @@ def pages_router(
         request: Request,
         user: SessionUser,
         unit_id: PageUnit,
-        weeks: Annotated[int, Query(ge=1, le=52)] = 4,
+        weeks: Annotated[int, Query(ge=1, le=52)] = WINDOW_WEEKS,
         to_week: IsoWeek | None = None,
     ) -> Response:
         unit = await unit_of(unit_id)
@@ -177,7 +184,7 @@ def pages_router(
         request: Request,
         user: SessionUser,
         unit_id: PageUnit,
-        weeks: Annotated[int, Query(ge=1, le=52)] = 4,
+        weeks: Annotated[int, Query(ge=1, le=52)] = WINDOW_WEEKS,
         to_week: IsoWeek | None = None,
     ) -> Response:
         unit = await unit_of(unit_id)
@@ -196,19 +203,25 @@ def pages_router(
             **await frame(request, user, unit_id, unit.name, "changes"),
         )
 
-    def not_yet(section: Section) -> None:
-        @router.get(f"/units/{{unit_id}}{section.suffix}", name=f"dashboard_{section.key}")
-        async def unavailable(request: Request, user: SessionUser, unit_id: PageUnit) -> Response:
-            unit = await unit_of(unit_id)
-            return pages.render(
-                "unavailable.html",
-                section_title=t(section.title),
-                **await frame(request, user, unit_id, unit.name, section.key),
-            )
+    @router.get("/units/{unit_id}/detail")
+    async def detail_of(
+        request: Request,
+        user: SessionUser,
+        unit_id: PageUnit,
+        weeks: Annotated[int, Query(ge=1, le=52)] = WINDOW_WEEKS,
+        to_week: IsoWeek | None = None,
+    ) -> Response:
+        unit, through = await unit_of(unit_id), last(to_week)
+        answer = await items.unit_items(database.pool, rollups, bank, unit, through, weeks, k)
+        rates = await heatmap.unit_heatmap(database.pool, rollups, benchmarks, unit, through, weeks, k)
+        return pages.render(
+            "detail.html",
+            view=detail_page(answer, rates, _detail_text(pages, answer)),
+            weeks=weeks,
+            week_choices=sorted({*WINDOW_CHOICES, weeks}),
+            **await frame(request, user, unit_id, unit.name, "detail"),
+        )
 
-    for section in SECTIONS:
-        if not section.available:
-            not_yet(section)
     return router
 
 
@@ -219,4 +232,23 @@ def _chart_text(pages: Pages, scale: HseScale, trend: Trend) -> ChartText:
         axis=pages.t("chart_axis"),
         suppressed=pages.t("suppressed", k=trend.min_group_size),
         description=pages.t("chart_description", scale=name, unit=trend.name, weeks=len(trend.weeks)),
+    )
+
+
+def _detail_text(pages: Pages, answer: items.ItemsView) -> DetailText:
+    t = pages.t
+    return DetailText(
+        scores={str(score): t(f"score_{score}") for score in SCORES},
+        axis=t("items_axis"),
+        suppressed=t("suppressed", k=answer.min_group_size),
+        descriptions={
+            scale: t(
+                "items_chart_description",
+                scale=t(f"scale_{scale.value}"),
+                unit=answer.name,
+                first=answer.first_week,
+                last=answer.last_week,
+            )
+            for scale in HseScale
+        },
     )

@@ -49,7 +49,7 @@ _TEMPLATES = (
     "window_form.html",
     "heatmap.html",
     "changes.html",
-    "unavailable.html",
+    "detail.html",
     "message.html",
 )
 
