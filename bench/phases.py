@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from load import Round, Submission, status_counts, submit_all
-from measure import Sampler, ScoredReader, growth_rate, max_backlog, rate, since, spread, visible_at
+from measure import CpuMeter, Sampler, ScoredReader, growth_rate, max_backlog, rate, since, spread, visible_at
 from runtime import BenchFailed, Deadline, say
 from sampling import py_spy_each
 
@@ -41,6 +41,7 @@ class Pipeline:
     base_rollups: int
     base_alert_state: int
     base_offsets: dict[str, int]
+    cpu: CpuMeter
 
     async def submit(self, seed: int) -> list[Submission]:
         """N fresh responses through intake, each on a link not yet used."""
@@ -155,6 +156,7 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
         except StackError as exc:  # a service that dies mid-run fails the run (exit 1), not the start-up
             raise BenchFailed(f"scoring did not come back after its restart: {exc}") from None
         ready_at = time.monotonic()
+        at_ready = p.cpu.snapshot()  # the drain's CPU, without scoring's start-up
         scored_at = await p.until(f"waiting for scoring to work off {accepted} responses", lambda: p.all_scored(target))
         rolled_at = await p.until(
             f"waiting for {target} responses in reporting's rollups", lambda: p.rolled_up() >= target
@@ -162,6 +164,7 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
         alerted_at = await p.until(
             f"waiting for {target} responses in alerts' state", lambda: p.in_alert_state() >= target
         )
+        drain_cpu = p.cpu.since(at_ready)
     await asyncio.sleep(2 * OFFSETS_POLL_S)
     per_s, first, last = growth_rate(p.reader.samples, done, target)
     # The whole pipeline on a backlog: from scoring's first record out until every response is in
@@ -182,4 +185,11 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
         "restart_to_all_committed_s": since(scored_at, restarted_at),
         "restart_to_all_in_rollups_s": since(rolled_at, restarted_at),
         "restart_to_all_in_alert_state_s": since(alerted_at, restarted_at),
+        # CPU per response from scoring's readiness until the last response is in alert state:
+        # what each part of the stack costs a response, which a shared machine disturbs least.
+        "drain_cpu_ms_per_response": {
+            part: round(1000 * seconds / accepted, 3) for part, seconds in drain_cpu.get("cpu_s", {}).items()
+        }
+        if accepted
+        else {},
     }

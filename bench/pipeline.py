@@ -84,6 +84,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
             base_rollups=await rollup_count(),
             base_alert_state=await alert_state_count(),
             base_offsets=await offsets.counts(),
+            cpu=cpu,
         )
         samplers = [rollups, alert_state, topics]
         for sampler in samplers:
