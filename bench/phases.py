@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from load import Round, Submission, status_counts, submit_all
-from measure import Sampler, ScoredReader, growth_rate, max_backlog, rate, since, spread, visible_at
+from measure import CpuMeter, Sampler, ScoredReader, growth_rate, max_backlog, rate, since, spread, visible_at
 from runtime import BenchFailed, Deadline, say
+from sampling import py_spy_each
 
 from wellpulse.common.bank import QuestionBank
 from wellpulse.common.topics import PULSE_SCORED
@@ -21,6 +22,7 @@ from wellpulse.devstack.stack import Services
 
 ROLLUP_POLL_S = 0.02
 OFFSETS_POLL_S = 0.05
+CONSUMERS = ("scoring", "alerts", "reporting")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Pipeline:
     base_rollups: int
     base_alert_state: int
     base_offsets: dict[str, int]
+    cpu: CpuMeter
 
     async def submit(self, seed: int) -> list[Submission]:
         """N fresh responses through intake, each on a link not yet used."""
@@ -144,14 +147,24 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
     restarted_at = time.monotonic()
     # The same port again; the log is appended to.
     await asyncio.to_thread(scoring.start)
-    try:
-        await asyncio.to_thread(scoring.wait_ready, min(60.0, max(p.deadline.left(), 1.0)))
-    except StackError as exc:  # a service that dies mid-run fails the run (exit 1), not the start-up
-        raise BenchFailed(f"scoring did not come back after its restart: {exc}") from None
-    ready_at = time.monotonic()
-    scored_at = await p.until(f"waiting for scoring to work off {accepted} responses", lambda: p.all_scored(target))
-    rolled_at = await p.until(f"waiting for {target} responses in reporting's rollups", lambda: p.rolled_up() >= target)
-    alerted_at = await p.until(f"waiting for {target} responses in alerts' state", lambda: p.in_alert_state() >= target)
+    # With --profile-consumers, the three consumers are sampled from scoring's start (it is still
+    # joining its group then) until the drain is over.
+    consumers = {name: p.services.processes[name].process for name in CONSUMERS}
+    async with py_spy_each({n: c.pid if c else None for n, c in consumers.items()}, p.args.profile_consumers):
+        try:
+            await asyncio.to_thread(scoring.wait_ready, min(60.0, max(p.deadline.left(), 1.0)))
+        except StackError as exc:  # a service that dies mid-run fails the run (exit 1), not the start-up
+            raise BenchFailed(f"scoring did not come back after its restart: {exc}") from None
+        ready_at = time.monotonic()
+        at_ready = p.cpu.snapshot()  # the drain's CPU, without scoring's start-up
+        scored_at = await p.until(f"waiting for scoring to work off {accepted} responses", lambda: p.all_scored(target))
+        rolled_at = await p.until(
+            f"waiting for {target} responses in reporting's rollups", lambda: p.rolled_up() >= target
+        )
+        alerted_at = await p.until(
+            f"waiting for {target} responses in alerts' state", lambda: p.in_alert_state() >= target
+        )
+        drain_cpu = p.cpu.since(at_ready)
     await asyncio.sleep(2 * OFFSETS_POLL_S)
     per_s, first, last = growth_rate(p.reader.samples, done, target)
     # The whole pipeline on a backlog: from scoring's first record out until every response is in
@@ -172,4 +185,11 @@ async def backlog_phase(p: Pipeline, done: int) -> dict[str, Any]:
         "restart_to_all_committed_s": since(scored_at, restarted_at),
         "restart_to_all_in_rollups_s": since(rolled_at, restarted_at),
         "restart_to_all_in_alert_state_s": since(alerted_at, restarted_at),
+        # CPU per response from scoring's readiness until the last response is in alert state:
+        # what each part of the stack costs a response, which a shared machine disturbs least.
+        "drain_cpu_ms_per_response": {
+            part: round(1000 * seconds / accepted, 3) for part, seconds in drain_cpu.get("cpu_s", {}).items()
+        }
+        if accepted
+        else {},
     }

@@ -23,7 +23,7 @@ from bare import bare_phase
 from ceiling import raw_passthrough, sample_records
 from load import CLIENTS, open_round
 from measure import CpuMeter, Sampler, ScoredReader, ScoringOffsets, ratio
-from phases import OFFSETS_POLL_S, ROLLUP_POLL_S, Pipeline, backlog_phase, live_phase
+from phases import CONSUMERS, OFFSETS_POLL_S, ROLLUP_POLL_S, Pipeline, backlog_phase, live_phase
 from restarts import restart_phase
 from runtime import BenchFailed, Deadline, bounded, say
 from sampling import py_spy, top_lines
@@ -84,6 +84,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
             base_rollups=await rollup_count(),
             base_alert_state=await alert_state_count(),
             base_offsets=await offsets.counts(),
+            cpu=cpu,
         )
         samplers = [rollups, alert_state, topics]
         for sampler in samplers:
@@ -133,6 +134,10 @@ async def run(args: argparse.Namespace, infra: Infrastructure, services: Service
 
     if args.profile_intake is not None and args.profile_intake.exists():
         result["intake_profile"] = top_lines(args.profile_intake)
+    if args.profile_consumers is not None:
+        result["consumer_profiles"] = {
+            name: top_lines(path) for name in CONSUMERS if (path := args.profile_consumers / f"{name}.txt").exists()
+        }
 
     # Phase 4: alerts, from the submission that calls for one to the alert and to HR's webhook.
     if not args.skip_alerts:
@@ -184,6 +189,13 @@ def parse_args() -> argparse.Namespace:
         type=Path,
         metavar="FILE",
         help="record intake with py-spy during phase 1 (collapsed stacks to FILE; top lines in the JSON)",
+    )
+    parser.add_argument(
+        "--profile-consumers",
+        type=Path,
+        metavar="FOLDER",
+        help="record scoring, alerts and reporting with py-spy during phase 2 (collapsed stacks to "
+        "FOLDER/<service>.txt; top lines in the JSON)",
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the PostgreSQL data folder")
     parser.add_argument(

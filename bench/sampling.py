@@ -1,9 +1,11 @@
-"""Sampling a service under the bench's load with py-spy (``--profile-intake``), and the profile's
-top lines: where the process spent its CPU, by function (own time) and by caller (inclusive)."""
+"""Sampling services under the bench's load with py-spy (``--profile-intake``, ``--profile-consumers``),
+and the profile's top lines: where the process spent its CPU, by function (own time) and by caller
+(inclusive)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import signal
@@ -38,7 +40,7 @@ async def py_spy(pid: int | None, out: Path | None) -> AsyncIterator[None]:
         return
     exe = shutil.which("py-spy")
     if exe is None:
-        raise BenchFailed("--profile-intake needs py-spy on PATH (pip install py-spy)")
+        raise BenchFailed("profiling needs py-spy on PATH (pip install py-spy)")
     recorder = await asyncio.to_thread(_record, exe, pid, out)
     await asyncio.sleep(1.0)  # py-spy attaches before the load starts
     if recorder.poll() is not None:
@@ -49,6 +51,17 @@ async def py_spy(pid: int | None, out: Path | None) -> AsyncIterator[None]:
         recorder.send_signal(signal.SIGINT)  # py-spy writes the file on SIGINT
         await bounded("stopping py-spy", asyncio.to_thread(recorder.wait, 20))
         say(f"profile written to {out}")
+
+
+@asynccontextmanager
+async def py_spy_each(pids: dict[str, int | None], folder: Path | None) -> AsyncIterator[None]:
+    """Record each named process at once while the block runs, into ``folder/<name>.txt``; no-op
+    without ``folder``."""
+    async with contextlib.AsyncExitStack() as stack:
+        if folder is not None:
+            for name, pid in pids.items():
+                await stack.enter_async_context(py_spy(pid, folder / f"{name}.txt"))
+        yield
 
 
 def top_lines(collapsed: Path, n: int = 15) -> dict[str, Any]:

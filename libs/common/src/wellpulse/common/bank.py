@@ -376,8 +376,23 @@ class QuestionBank(BaseModel):
             raise InvalidAnswers(errors)
         return normalised
 
+    @cached_property
+    def _likert_scores(self) -> dict[str, dict[int, float]]:
+        # Every 1–5 item's score for each whole-number answer its scale accepts: scoring a response
+        # looks an answer up here instead of validating it once more (it was validated on the way in).
+        return {
+            item.code: {answer: self._score(item, answer) for answer in range(scale.min or 0, (scale.max or 0) + 1)}
+            for item in self.items
+            if (scale := self.scales[item.response]).kind in _LIKERT_KINDS
+        }
+
     def score(self, item: Item, value: int) -> float:
         """The 1–5 score of an agreement or frequency answer, higher meaning better conditions."""
+        if type(value) is int and (score := self._likert_scores.get(item.code, {}).get(value)) is not None:
+            return score
+        return self._score(item, value)
+
+    def _score(self, item: Item, value: int) -> float:
         scale = self.scales[item.response]
         if scale.kind not in _LIKERT_KINDS:
             raise ValueError(f"item {item.code} uses {scale.kind} answers and has no 1–5 score")

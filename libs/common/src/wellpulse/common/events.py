@@ -5,6 +5,7 @@ Producers and consumers agree on these models only; services never import each o
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -231,10 +232,17 @@ class AlertStatusChanged(Payload):
     seq: int = Field(ge=1)
 
 
+@functools.cache
+def envelope_of(payload: type[P]) -> type[Envelope[P]]:
+    """``Envelope[payload]``, made once: pydantic looks a parametrisation up on every subscript,
+    which cost a fifth of decoding a record."""
+    return Envelope[payload]  # type: ignore[valid-type]
+
+
 def decode(raw: bytes, payload: type[P]) -> Envelope[P]:
     """Decode and check one record value; raises ``ContractViolation`` with a reason for the DLQ."""
     try:
-        envelope = Envelope[payload].model_validate_json(raw)  # type: ignore[valid-type]
+        envelope = envelope_of(payload).model_validate_json(raw)
     except ValidationError as exc:
         raise ContractViolation(describe(exc)) from exc
     if envelope.type != payload.TYPE:

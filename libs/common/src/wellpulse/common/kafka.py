@@ -21,7 +21,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.publisher.usecase import DefaultPublisher
+from faststream.kafka.response import KafkaPublishCommand
 from faststream.message import StreamMessage
+from faststream.response.publish_type import PublishType
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from wellpulse.common.events import ContractViolation, Envelope, P, Payload, decode, decode_any, encode
 from wellpulse.common.settings import ServiceSettings
@@ -34,6 +38,7 @@ CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 DLQ_REASON = "x-wellpulse-dlq-reason"
 DLQ_ORIGIN = "x-wellpulse-dlq-origin"
 DLQ_GROUP = "x-wellpulse-dlq-consumer-group"
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 def build_broker(settings: ServiceSettings, telemetry: Telemetry, service: str) -> KafkaBroker:
@@ -236,6 +241,48 @@ async def publish_events(
         for key, envelope in events
     ]
     await _all_acknowledged(futures)
+
+
+async def publish_batch(
+    broker: KafkaBroker, topic: str, events: Sequence[tuple[str, Envelope[Any]]], telemetry: Telemetry
+) -> None:
+    """Publish a consumer's output batch, keyed, and wait until the broker acknowledged every record.
+
+    ``publish_events`` runs FastStream's publish middlewares for each record (a span, a metrics
+    observation, a trace context injected): most of scoring's time on a backlog, and downstream
+    consumers then extract and link one trace per record. Here the batch gets one producer span
+    whose trace context every record carries (consumers link to it as to any other), and the records
+    go straight to the broker's producer; aiokafka still batches them per partition.
+    """
+    if not events:
+        return
+    producer = broker.config.producer  # looked up now: FastStream's test broker swaps it in
+    tracer = telemetry.tracer_provider.get_tracer(__name__)
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.batch.message_count": len(events),
+    }
+    with tracer.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes):
+        trace_context: dict[str, str] = {}
+        _TRACE_CONTEXT.inject(trace_context)
+        headers = {"content-type": CLOUDEVENTS_CONTENT_TYPE, **trace_context}
+        futures = [
+            await producer.publish(
+                KafkaPublishCommand(
+                    encode(envelope),
+                    topic=topic,
+                    _publish_type=PublishType.PUBLISH,
+                    key=key.encode(),
+                    headers=headers,
+                    timestamp_ms=int(envelope.time.timestamp() * 1000),
+                    correlation_id=str(envelope.id),
+                    no_confirm=True,
+                )
+            )
+            for key, envelope in events
+        ]
+        await _all_acknowledged(futures)
 
 
 async def _all_acknowledged(futures: Sequence[Awaitable[Any] | None]) -> None:

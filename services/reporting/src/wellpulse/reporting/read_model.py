@@ -42,15 +42,12 @@ async def apply_scored(conn: asyncpg.Connection, model: ReadModel, received: Seq
     # exclusively, and a batch waiting here must not have written to the model being replaced.
     await model.rollups.lock_shared(conn)
     fresh = await store.fresh_events(conn, model.schema, list(events))
-    await model.rollups.add(
-        conn,
-        [
-            Contribution(s.unit_id, monday_of(s.iso_week), measure, value)
-            for event_id, s in events.items()
-            if event_id in fresh
-            for measure, value in reporting_measures(s)
-        ],
-    )
+    contributions: list[Contribution] = []
+    for event_id, s in events.items():
+        if event_id in fresh:
+            week = monday_of(s.iso_week)
+            contributions += [Contribution(s.unit_id, week, m, v) for m, v in reporting_measures(s)]
+    await model.rollups.add(conn, contributions)
     return len(fresh)
 
 

@@ -8,7 +8,7 @@ from faststream.params import NoCast
 
 from wellpulse.common.bank import InvalidAnswers, QuestionBank
 from wellpulse.common.events import Envelope, PulseResponseSubmitted, ResponseScored
-from wellpulse.common.kafka import DeadLetters, batch_subscriber, publish_events
+from wellpulse.common.kafka import DeadLetters, batch_subscriber, publish_batch
 from wellpulse.common.settings import ServiceSettings
 from wellpulse.common.telemetry import Telemetry
 from wellpulse.common.topics import PULSE_RESPONSES, PULSE_SCORED
@@ -19,7 +19,8 @@ GROUP = "wellpulse-scoring"
 
 def register(broker: KafkaBroker, settings: ServiceSettings, telemetry: Telemetry, bank: QuestionBank) -> None:
     dead_letters = DeadLetters(broker, GROUP, telemetry)
-    scored = broker.publisher(
+    # Declared for the AsyncAPI document; records are sent through ``publish_batch``.
+    broker.publisher(
         PULSE_SCORED,
         title=PULSE_SCORED,
         description="One scored response: HSE scale means and alert-family values. Key: unit id.",
@@ -39,5 +40,5 @@ def register(broker: KafkaBroker, settings: ServiceSettings, telemetry: Telemetr
                 outgoing.append((received.event.data.unit_id, scored_event(received.event, bank)))
             except InvalidAnswers as exc:
                 await dead_letters.reject(received.record, f"answers do not fit the bank: {exc}")
-        await publish_events(scored, outgoing)
+        await publish_batch(broker, PULSE_SCORED, outgoing, telemetry)
         await dead_letters.flush()
