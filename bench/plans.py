@@ -5,9 +5,10 @@ about), and once more after six executions with the server's own choice (``plan_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -55,6 +56,18 @@ class Recorder:
         self._keep(query, args)
         return await self.conn.fetchval(query, *args)
 
+    async def execute(self, query: str, *args: Any) -> str:
+        self._keep(query, args)
+        return await self.conn.execute(query, *args)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Recorder]:
+        """As the pool's: the one connection (recording what runs on it)."""
+        yield self
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
 
 def literal(value: Any) -> str:
     """A SQL literal for an argument asyncpg would have bound."""
@@ -68,7 +81,8 @@ def literal(value: Any) -> str:
         return f"'{value.isoformat()}'::date"
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value) if isinstance(value, set | frozenset) else list(value)
-        return f"ARRAY[{', '.join(literal(v) for v in items)}]::text[]" if items else "'{}'::text[]"
+        kind = "float8[]" if items and all(isinstance(v, float) for v in items) else "text[]"
+        return f"ARRAY[{', '.join(literal(v) for v in items)}]::{kind}" if items else "'{}'::text[]"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -114,7 +128,7 @@ async def heatmap(database: Database, unit_id: str, last_week: str) -> None:
     assert unit is not None
     rollups, days = SubtreeRollups(store.SCHEMA), window(monday_of(last_week), 4)
     view = await around(database.pool, rollups, unit, days, {scale_measure(s) for s in heatmap_view.SCALES}, 5)
-    # A fresh benchmark: the service keeps one per window for a few minutes, this is its cold read.
+    # The benchmark: taken for the first unit's window (its cold read), then read back as kept.
     bench = await Benchmarks(rollups, 5, 5).for_window(database.pool, days[0], days[-1])
     heatmap_view.heatmap(view, bench, 5)
 
